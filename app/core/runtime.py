@@ -1,0 +1,45 @@
+"""What `create_app(settings)` builds once per app: engine, sessions, storage, signer, hasher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from app.core.config import Settings
+from app.core.db import make_engine, make_session_factory
+from app.core.metrics import Metrics
+from app.core.passwords import PasswordHashing
+from app.core.storage import Storage, make_storage
+from app.core.tokens import TokenSigner, load_or_create_private_key
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker
+    storage: Storage
+    signer: TokenSigner
+    passwords: PasswordHashing
+    metrics: Metrics
+
+    @classmethod
+    def build(cls, settings: Settings, *, metrics: Metrics | None = None) -> Runtime:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(
+            settings.resolved_database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            session_factory=make_session_factory(engine),
+            storage=make_storage(settings),
+            signer=TokenSigner(settings, load_or_create_private_key(settings)),
+            passwords=PasswordHashing(settings),
+            metrics=metrics or Metrics(),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()

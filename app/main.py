@@ -1,0 +1,91 @@
+"""The application factory. Nothing is built at import time: `create_app(settings)` gets
+everything it needs from its argument, so tests can build many isolated apps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import ORJSONResponse
+
+from app import __version__
+from app.auth.router import router as auth_router
+from app.core.config import Settings
+from app.core.error_handlers import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.metrics import Metrics
+from app.core.middleware import RequestContextMiddleware
+from app.core.openapi import operation_id
+from app.core.runtime import Runtime
+from app.ops.router import router as ops_router
+from app.reference.router import router as reference_router
+from app.users.router import router as users_router
+
+DESCRIPTION = """
+Backend of the **Regional Migration Training Centre** (RMTC): the e-learning platform through
+which migration officials of the Western Balkans are trained.
+
+* Sign in with `POST /api/v1/auth/token` (OAuth2 password flow) and send
+  `Authorization: Bearer <access_token>`.
+* Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code`.
+* Resources outside your scope (another country's people, another learner's data) answer 404,
+  exactly like missing ones.
+"""
+
+TAGS = [
+    {"name": "auth", "description": "Sign-in, tokens, sessions, passwords, public keys"},
+    {"name": "users", "description": "People and their roles, scoped by country"},
+    {"name": "reference", "description": "Countries, institutions, thematic areas, languages"},
+    {"name": "ops", "description": "Health, readiness, metrics"},
+]
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
+    metrics = runtime.metrics if runtime else Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or Runtime.build(settings, metrics=metrics)
+        app.state.runtime = rt
+        try:
+            yield
+        finally:
+            if runtime is None:
+                rt.close()
+
+    app = FastAPI(
+        title="RMTC learning platform API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_on else None,
+        redoc_url="/redoc" if settings.docs_on else None,
+        openapi_url="/openapi.json" if settings.docs_on else None,
+        generate_unique_id_function=operation_id,
+        default_response_class=ORJSONResponse,
+        max_body_size=settings.max_request_body_bytes,
+    )
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "ETag", "Location", "Retry-After"],
+            allow_credentials=False,
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    for router in (auth_router, users_router, reference_router, ops_router):
+        app.include_router(router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Entry point for `uvicorn --factory` (used by `rmtc serve`): settings from the environment."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

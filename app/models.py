@@ -1,0 +1,8 @@
+"""Every ORM model, imported once so `Base.metadata` is complete (Alembic, tests)."""
+
+from app.auth import models as auth_models  # noqa: F401
+from app.core.db import Base
+from app.reference import models as reference_models  # noqa: F401
+from app.users import models as users_models  # noqa: F401
+
+metadata = Base.metadata
