@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import ORJSONResponse
 
 from app import __version__
 from app.auth.router import router as auth_router
@@ -16,7 +15,7 @@ from app.core.config import Settings
 from app.core.error_handlers import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics
-from app.core.middleware import RequestContextMiddleware
+from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.openapi import operation_id
 from app.core.runtime import Runtime
 from app.ops.router import router as ops_router
@@ -65,8 +64,6 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         redoc_url="/redoc" if settings.docs_on else None,
         openapi_url="/openapi.json" if settings.docs_on else None,
         generate_unique_id_function=operation_id,
-        default_response_class=ORJSONResponse,
-        max_body_size=settings.max_request_body_bytes,
     )
     install_error_handlers(app)
     if settings.cors_origins:
@@ -78,6 +75,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             expose_headers=["X-Request-ID", "ETag", "Location", "Retry-After"],
             allow_credentials=False,
         )
+    app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_request_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     for router in (auth_router, users_router, reference_router, ops_router):
         app.include_router(router)

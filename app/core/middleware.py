@@ -62,28 +62,15 @@ class RequestContextMiddleware:
             if started_response:
                 raise
             status = 500
-            body = json.dumps(
-                {
-                    "type": PROBLEM_BASE + "internal-error",
-                    "title": "Internal server error",
-                    "status": 500,
-                    "detail": "An unexpected error occurred; quote the request id when reporting it.",
-                    "code": "internal-error",
-                    "request_id": request_id,
-                }
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/problem+json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"x-request-id", request_id.encode()),
-                    ],
-                }
+            start, body = _problem_message(
+                500,
+                "internal-error",
+                "Internal server error",
+                "An unexpected error occurred; quote the request id when reporting it.",
+                request_id=request_id,
             )
-            await send({"type": "http.response.body", "body": body})
+            await send(start)
+            await send(body)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
@@ -107,3 +94,80 @@ def _route_template(scope: dict[str, Any]) -> str:
     route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
     return path or "unmatched"
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _problem_message(
+    status: int, code: str, title: str, detail: str, *, request_id: str | None = None
+) -> tuple[dict, dict]:
+    problem = {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail, "code": code}
+    headers = [(b"content-type", b"application/problem+json")]
+    if request_id:
+        problem["request_id"] = request_id
+        headers.append((b"x-request-id", request_id.encode()))
+    body = json.dumps(problem).encode()
+    headers.append((b"content-length", str(len(body)).encode()))
+    start = {"type": "http.response.start", "status": status, "headers": headers}
+    return start, {"type": "http.response.body", "body": body}
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over a limit with a 413 problem: early from Content-Length, and
+    while streaming (chunked bodies are counted, never buffered whole). Longest matching path
+    prefix in `overrides` wins (e.g. package uploads allow far more than JSON endpoints)."""
+
+    def __init__(self, app: ASGIApp, default_limit: int, overrides: dict[str, int] | None = None):
+        self.app = app
+        self.default_limit = default_limit
+        self.overrides = sorted((overrides or {}).items(), key=lambda kv: -len(kv[0]))
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.overrides:
+            if path.startswith(prefix):
+                return limit
+        return self.default_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        detail = f"The request body exceeds the limit of {limit} bytes for this endpoint."
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > limit
+            except ValueError:
+                too_big = False
+            if too_big:
+                for message in _problem_message(413, "payload-too-large", "Payload too large", detail):
+                    await send(message)
+                return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if started:
+                raise
+            for message in _problem_message(413, "payload-too-large", "Payload too large", detail):
+                await send(message)
