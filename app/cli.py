@@ -30,10 +30,12 @@ err = Console(stderr=True)
 
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except ConfigurationError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
 
 
 def _migrate(settings: Settings) -> None:

@@ -1,0 +1,126 @@
+"""The `rmtc` command line, run as a real process; `rmtc serve` answers real HTTP on loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from app.dbmigrate import ROOT
+from tests.conftest import PG_URL
+
+RMTC = [sys.executable, "-m", "app.cli"]
+
+
+def _env(tmp_path, **extra) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RMTC_")}
+    env.update(
+        RMTC_DATA_DIR=str(tmp_path / "data"),
+        RMTC_ARGON2_TIME_COST="1",
+        RMTC_ARGON2_MEMORY_COST_KIB="1024",
+        RMTC_ARGON2_PARALLELISM="1",
+        COLUMNS="200",
+    )
+    env.update(extra)
+    return env
+
+
+def _run(args, env, check=True) -> subprocess.CompletedProcess:
+    result = subprocess.run([*RMTC, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_demo_is_idempotent_and_serve_answers_real_http(tmp_path):
+    env = _env(tmp_path)
+    first = _run(["demo"], env)
+    assert "coordinator.rs@rmtc.example" in first.stdout and "demo-learner-2026" in first.stdout
+    _run(["demo"], env)  # again: same accounts, no error
+
+    port = _free_port()
+    server = subprocess.Popen([*RMTC, "serve", "--port", str(port)], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        assert httpx.get(base + "/ready").json()["status"] == "ok"
+        token = httpx.post(base + "/api/v1/auth/token",
+                           data={"username": "coordinator.me@rmtc.example", "password": "demo-coordinator-2026"})
+        assert token.status_code == 200
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        users = httpx.get(base + "/api/v1/users", headers=headers).json()["items"]
+        assert users and {u["country_code"] for u in users} == {"ME"}
+        assert httpx.get(base + "/docs").status_code == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=30)
+    # Graceful: the lifespan shutdown ran (uvicorn then re-raises SIGTERM, so -15 is expected).
+    assert server.returncode in (0, -signal.SIGTERM), err
+    assert "Application shutdown complete" in err
+    assert '"request_id"' in err  # JSON access log lines carry the request id
+
+
+def test_create_admin_then_sign_in(tmp_path):
+    env = _env(tmp_path)
+    out = _run(["users", "create-admin", "--email", "Root@Example.org", "--password", "a-strong-admin-pass"], env)
+    assert "created admin root@example.org" in out.stdout
+    again = _run(["users", "create-admin", "--email", "root@example.org", "--password", "another-strong-pass"], env)
+    assert "updated admin" in again.stdout
+    weak = _run(["users", "create-admin", "--email", "x@example.org", "--password", "short"], env, check=False)
+    assert weak.returncode == 1 and "password" in (weak.stdout + weak.stderr).lower()
+
+
+def test_db_commands_and_openapi_check(tmp_path):
+    env = _env(tmp_path)
+    assert "current: empty" in _run(["db", "current"], env).stdout
+    assert "database at revision" in _run(["db", "upgrade"], env).stdout
+    assert "base" in _run(["db", "downgrade", "base"], env).stdout
+    _run(["db", "upgrade"], env)
+    _run(["openapi", "--check"], env)
+    stale = tmp_path / "stale.json"
+    stale.write_text("{}")
+    assert _run(["openapi", "--check", "-o", str(stale)], env, check=False).returncode == 1
+
+
+def test_production_settings_refuse_default_secrets(tmp_path):
+    result = _run(["db", "current"], _env(tmp_path, RMTC_ENV="production"), check=False)
+    assert result.returncode == 2 and "RMTC_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs RMTC_TEST_DATABASE_URL (PostgreSQL)")
+def test_serve_refuses_an_unmigrated_postgres(tmp_path, database_url):
+    from app import dbmigrate
+
+    dbmigrate.downgrade(database_url, "base")
+    result = _run(["serve", "--port", str(_free_port())], _env(tmp_path, RMTC_DATABASE_URL=database_url), check=False)
+    assert result.returncode == 2 and "rmtc db upgrade" in result.stderr
+
+
+def test_help_texts():
+    out = _run(["--help"], _env(ROOT / "var-never-created")).stdout
+    for command in ("serve", "demo", "openapi", "db", "users"):
+        assert command in out
+    assert "--workers" in _run(["serve", "--help"], _env(ROOT / "var-never-created")).stdout
+    shutil.rmtree(ROOT / "var-never-created", ignore_errors=True)
