@@ -98,3 +98,12 @@ def test_docs_off_in_production_unless_asked(tmp_path, database_url):
         assert c.get("/docs").status_code == 404 and c.get("/openapi.json").status_code == 404
     with TestClient(create_app(make_settings(tmp_path, database_url, docs_enabled=True, **prod))) as c:
         assert c.get("/docs").status_code == 200
+
+
+def test_chunked_oversized_body_is_413_without_buffering_it(client):
+    def chunks():
+        for _ in range(12):
+            yield b" " * (1024 * 1024)
+
+    r = client.post("/api/v1/auth/refresh", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["code"] == "payload-too-large"
