@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import ColumnElement, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -65,22 +65,21 @@ def mark_used(session: Session, token_id: uuid.UUID, now: dt.datetime) -> bool:
     return result.rowcount == 1
 
 
-def revoke_session(session: Session, session_id: uuid.UUID, *, now: dt.datetime, reason: str) -> None:
+def _revoke(session: Session, condition: ColumnElement[bool], *, now: dt.datetime, reason: str) -> None:
     session.execute(
         update(AuthSession)
-        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .where(condition, AuthSession.revoked_at.is_(None))
         .values(revoked_at=now, revoked_reason=reason)
         .execution_options(synchronize_session=False)
     )
+
+
+def revoke_session(session: Session, session_id: uuid.UUID, *, now: dt.datetime, reason: str) -> None:
+    _revoke(session, AuthSession.id == session_id, now=now, reason=reason)
 
 
 def revoke_user_sessions(session: Session, user_id: uuid.UUID, *, now: dt.datetime, reason: str) -> None:
-    session.execute(
-        update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=now, revoked_reason=reason)
-        .execution_options(synchronize_session=False)
-    )
+    _revoke(session, AuthSession.user_id == user_id, now=now, reason=reason)
 
 
 def session_with_user(session: Session, session_id: uuid.UUID) -> tuple[AuthSession, User] | None:
