@@ -18,6 +18,8 @@ from app.core.metrics import Metrics
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.openapi import operation_id
 from app.core.runtime import Runtime
+from app.courses.router import router as courses_router
+from app.enrolments.router import router as enrolments_router
 from app.ops.router import router as ops_router
 from app.reference.router import router as reference_router
 from app.users.router import router as users_router
@@ -36,6 +38,9 @@ which migration officials of the Western Balkans are trained.
 TAGS = [
     {"name": "auth", "description": "Sign-in, tokens, sessions, passwords, public keys"},
     {"name": "users", "description": "People and their roles, scoped by country"},
+    {"name": "courses", "description": "The catalogue: courses, modules, covers and resource files"},
+    {"name": "enrolments", "description": "Enrolments, the learner's dashboard and progress"},
+    {"name": "cohorts", "description": "Named groups of learners of one course"},
     {"name": "reference", "description": "Countries, institutions, thematic areas, languages"},
     {"name": "ops", "description": "Health, readiness, metrics"},
 ]
@@ -75,9 +80,16 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             expose_headers=["X-Request-ID", "ETag", "Location", "Retry-After"],
             allow_credentials=False,
         )
-    app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_request_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_request_body_bytes,
+        overrides=[
+            (r"/api/v1/modules/[^/]+/file", settings.max_resource_bytes),
+            (r"/api/v1/courses/[^/]+/cover", settings.max_cover_bytes),
+        ],
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for router in (auth_router, users_router, reference_router, ops_router):
+    for router in (auth_router, users_router, reference_router, courses_router, enrolments_router, ops_router):
         app.include_router(router)
     return app
 

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     docs_enabled: bool | None = Field(default=None, description="default: on in development, off in production")
     max_request_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_resource_bytes: int = Field(default=512 * 1024 * 1024, ge=1024, description="module resource files")
+    max_cover_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="course cover images")
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Enum, MetaData, String, TypeDecorator, Uuid, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 NAMING_CONVENTION = {
@@ -126,6 +128,28 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the request's transaction has committed (never if it rolls back).
+
+    Used for side effects outside the database that must not happen for a change that did not
+    land, e.g. deleting storage objects of a deleted package or a replaced cover image.
+    """
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+def run_after_commit(session: Session) -> None:
+    callbacks = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # the commit stands; a failed cleanup is logged, not raised
+            logging.getLogger("rmtc.db").exception("after-commit callback failed")
+
+
+def discard_after_commit(session: Session) -> None:
+    session.info.pop("after_commit", None)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

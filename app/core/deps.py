@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
+from app.core.db import discard_after_commit, run_after_commit
 from app.core.errors import AppError, Conflict, ServiceUnavailable
 from app.core.i18n import parse_accept_language
 from app.core.runtime import Runtime
@@ -33,21 +34,26 @@ def get_session(request: Request) -> Iterator[Session]:
     try:
         yield session
     except AppError as exc:
+        discard_after_commit(session)
         if exc.commit_session:
             session.commit()
         else:
             session.rollback()
         raise
     except BaseException:
+        discard_after_commit(session)
         session.rollback()
         raise
     else:
         try:
             session.commit()
+            run_after_commit(session)
         except IntegrityError as exc:
+            discard_after_commit(session)
             session.rollback()
             raise Conflict("The change conflicts with a concurrent change; retry the request.") from exc
         except OperationalError as exc:
+            discard_after_commit(session)
             session.rollback()
             raise ServiceUnavailable("The database is busy; retry the request.", headers={"Retry-After": "1"}) from exc
     finally:

@@ -120,17 +120,17 @@ def _problem_message(
 
 class BodyLimitMiddleware:
     """Refuses request bodies over a limit with a 413 problem: early from Content-Length, and
-    while streaming (chunked bodies are counted, never buffered whole). Longest matching path
-    prefix in `overrides` wins (e.g. package uploads allow far more than JSON endpoints)."""
+    while streaming (chunked bodies are counted, never buffered whole). The first path pattern in
+    `overrides` that matches sets the limit (upload endpoints allow far more than JSON ones)."""
 
-    def __init__(self, app: ASGIApp, default_limit: int, overrides: dict[str, int] | None = None):
+    def __init__(self, app: ASGIApp, default_limit: int, overrides: list[tuple[str, int]] | None = None):
         self.app = app
         self.default_limit = default_limit
-        self.overrides = sorted((overrides or {}).items(), key=lambda kv: -len(kv[0]))
+        self.overrides = [(re.compile(pattern), limit) for pattern, limit in overrides or []]
 
     def limit_for(self, path: str) -> int:
-        for prefix, limit in self.overrides:
-            if path.startswith(prefix):
+        for pattern, limit in self.overrides:
+            if pattern.fullmatch(path):
                 return limit
         return self.default_limit
 

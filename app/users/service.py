@@ -210,3 +210,10 @@ def ensure_admin(
     user.password_hash = passwords.hash(password)
     session.flush()
     return user, created
+
+
+def find_visible_by_email(session: Session, principal: Principal, email: str) -> User | None:
+    user = repository.get_by_email(session, email)
+    if user is None:
+        return None
+    return repository.get_visible(session, principal, user.id)
