@@ -127,7 +127,7 @@ def create_admin(
     """Create an admin account, or make an existing account admin with this password."""
     from app.core.errors import AppError
     from app.core.passwords import PasswordHashing
-    from app.core.db import make_engine, make_session_factory
+    from app.core.db import make_engine, make_session_factory, writing
     from app.users import service as users_service
 
     settings = _settings()
@@ -135,7 +135,7 @@ def create_admin(
         _migrate(settings)
     engine = make_engine(settings.resolved_database_url)
     try:
-        with make_session_factory(engine)() as session, session.begin():
+        with make_session_factory(writing(engine))() as session, session.begin():
             user, created = users_service.ensure_admin(
                 session, PasswordHashing(settings), email=email, password=password, full_name=full_name,
                 country_code=country.upper(),

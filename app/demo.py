@@ -13,7 +13,7 @@ from rich.progress import Progress
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
-from app.core.db import make_engine, make_session_factory
+from app.core.db import make_engine, make_session_factory, writing
 from app.core.passwords import PasswordHashing
 from app.reference import service as reference_service
 from app.users.models import Role, Sex, User
@@ -93,7 +93,7 @@ def load_demo(settings: Settings, *, progress: Console | None = None) -> list[De
     engine = make_engine(settings.resolved_database_url)
     passwords = PasswordHashing(settings)
     try:
-        with make_session_factory(engine)() as session, session.begin():
+        with make_session_factory(writing(engine))() as session, session.begin():
             with Progress(console=progress, transient=True, disable=progress is None) as bar:
                 task = bar.add_task("demo people", total=len(PEOPLE))
                 for person in PEOPLE:

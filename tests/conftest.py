@@ -129,9 +129,10 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture
 def db(client: TestClient) -> Iterator[Session]:
-    """A session on the same database as `client` (for arranging data and checking effects)."""
+    """A session on the same database as `client` (for arranging data and checking effects).
+    Autocommit: every query sees what the API has committed, and holds no lock."""
     runtime = client.app.state.runtime
-    with runtime.session_factory() as session:
+    with runtime.session_factory(bind=runtime.engine.execution_options(isolation_level="AUTOCOMMIT")) as session:
         yield session
 
 

@@ -103,10 +103,17 @@ def _unicode_lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # Take the write lock at BEGIN, so two concurrent read-then-write transactions wait for each
-    # other instead of failing with "database is locked" on upgrade from a read lock.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+WRITE_OPTION = "rmtc_write"
+
+
+def _sqlite_begin(conn: Any) -> None:
+    options = conn.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return
+    # A writing transaction takes the write lock at BEGIN, so two concurrent read-then-write
+    # transactions queue (busy_timeout) instead of failing when upgrading a read lock. Reading
+    # transactions use a deferred BEGIN and never block anyone (WAL).
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
@@ -125,7 +132,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             # pysqlite's own transaction handling is broken; let SQLAlchemy emit BEGIN.
             dbapi_connection.isolation_level = None
 
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
@@ -150,6 +157,11 @@ def run_after_commit(session: Session) -> None:
 
 def discard_after_commit(session: Session) -> None:
     session.info.pop("after_commit", None)
+
+
+def writing(engine: Engine) -> Engine:
+    """The same engine (and pool), marked for transactions that write."""
+    return engine.execution_options(**{WRITE_OPTION: True})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

@@ -30,7 +30,9 @@ def get_session(request: Request) -> Iterator[Session]:
     Services only flush; this is the one place that commits. A failing request rolls back,
     except for errors that ask to keep their bookkeeping (`AppError.commit_session`).
     """
-    session: Session = request.app.state.runtime.session_factory()
+    rt: Runtime = request.app.state.runtime
+    reading = request.method in ("GET", "HEAD", "OPTIONS")
+    session: Session = rt.session_factory(bind=rt.engine if reading else rt.write_engine)
     try:
         yield session
     except AppError as exc:

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from app.core.config import Settings
-from app.core.db import make_engine, make_session_factory
+from app.core.db import make_engine, make_session_factory, writing
 from app.core.metrics import Metrics
 from app.core.passwords import PasswordHashing
 from app.core.storage import Storage, make_storage
@@ -19,6 +19,7 @@ from app.core.tokens import TokenSigner, load_or_create_private_key
 class Runtime:
     settings: Settings
     engine: Engine
+    write_engine: Engine
     session_factory: sessionmaker
     storage: Storage
     signer: TokenSigner
@@ -34,7 +35,8 @@ class Runtime:
         return cls(
             settings=settings,
             engine=engine,
-            session_factory=make_session_factory(engine),
+            write_engine=writing(engine),
+            session_factory=make_session_factory(writing(engine)),
             storage=make_storage(settings),
             signer=TokenSigner(settings, load_or_create_private_key(settings)),
             passwords=PasswordHashing(settings),

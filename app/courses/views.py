@@ -12,19 +12,19 @@ from app.courses.schemas import CourseDetail, CourseSummary, ModuleOut, Resource
 
 def _language(course_languages: list[str], preferred: list[str], title: dict[str, str]) -> str:
     """One language for the whole course response: the best match for the caller that the title
-    has, falling back to the course's first content language, then English, then any."""
-    chosen = pick(title, preferred, fallback=(*course_languages, "en"))
+    has, falling back to English (the programme's common language), then the course's languages."""
+    chosen = pick(title, preferred, fallback=("en", *course_languages))
     return chosen[0] if chosen else "en"
 
 
 def _text(value: dict[str, str], language: str, fallback: list[str]) -> str | None:
-    chosen = pick(value, [language], fallback=(*fallback, "en"))
+    chosen = pick(value, [language], fallback=("en", *fallback))
     return chosen[1] if chosen else None
 
 
 def module_out(module: Module, preferred: list[str], base_url: str, *, translations: bool, fallback: list[str] | None = None) -> ModuleOut:
     fallback = fallback or []
-    chosen = pick(module.title, preferred, fallback=(*fallback, "en"))
+    chosen = pick(module.title, preferred, fallback=("en", *fallback))
     resource = None
     if module.resource_url or module.resource_key:
         resource = ResourceOut(
