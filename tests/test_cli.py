@@ -73,6 +73,15 @@ def test_demo_is_idempotent_and_serve_answers_real_http(tmp_path):
         users = httpx.get(base + "/api/v1/users", headers=headers).json()["items"]
         assert users and {u["country_code"] for u in users} == {"ME"}
         assert httpx.get(base + "/docs").status_code == 200
+        courses = httpx.get(base + "/api/v1/courses?lang=sr-Latn", headers=headers).json()["items"]
+        assert {c["slug"] for c in courses} >= {"asylum-procedures-eu-acquis", "identification-of-vulnerable-migrants"}
+        asylum = next(c for c in courses if c["slug"] == "asylum-procedures-eu-acquis")
+        assert asylum["title"] == "Postupak azila prema pravnim tekovinama EU"
+        learner = httpx.post(base + "/api/v1/auth/token",
+                             data={"username": "learner.rs@rmtc.example", "password": "demo-learner-2026"}).json()
+        dashboard = httpx.get(base + "/api/v1/me/courses",
+                              headers={"Authorization": f"Bearer {learner['access_token']}"}).json()
+        assert [d["course_slug"] for d in dashboard] == ["asylum-procedures-eu-acquis"]
     finally:
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=30)
