@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.errors import PROBLEM_BASE, AppError
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("rmtc.errors")
 
 _HTTP_CODES = {
     400: ("bad-request", "Bad request"),
@@ -76,6 +79,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(
             422, "validation-error", "Validation failed", f"Invalid request: {fields}", request, errors=errors
         )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> ProblemResponse:
+        # A uniqueness or reference rule caught by the database (e.g. two concurrent identical
+        # requests): the transaction was rolled back; nothing changed.
+        return problem(409, "conflict", "Conflict", "The change conflicts with the current state; retry the request.", request)
+
+    @app.exception_handler(OperationalError)
+    async def _busy(request: Request, exc: OperationalError) -> ProblemResponse:
+        log.warning("database operational error", extra={"error": str(exc.orig)[:200]})
+        return problem(503, "service-unavailable", "Service unavailable", "The database is busy; retry the request.", request,
+                       headers={"Retry-After": "1"})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:

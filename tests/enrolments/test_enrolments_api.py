@@ -201,3 +201,13 @@ def test_cohorts_enrol_members_and_are_scoped(client, factory, course, db):
     assert client.delete(f"/api/v1/cohorts/{cohort['id']}", headers=rs_coord).status_code == 204
     db.expire_all()
     assert db.scalars(select(Enrolment).where(Enrolment.user_id == b.id)).one().status.value == "enrolled"
+
+
+def test_concurrent_self_enrolments_give_one_enrolment_and_no_server_error(client, factory, course, db):
+    import concurrent.futures
+
+    learner, lh = factory.signed_in(Role.learner, "RS")
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(lambda _: client.post(f"/api/v1/courses/{course['id']}/enrol", headers=lh).status_code, range(8)))
+    assert set(codes) <= {200, 409, 503} and 200 in codes
+    assert len(db.scalars(select(Enrolment).where(Enrolment.user_id == learner.id)).all()) == 1
