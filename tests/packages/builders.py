@@ -1,0 +1,219 @@
+"""Small but realistic packages, built in memory the way authoring tools lay them out, plus a
+hostile set. Used by the package tests, the CLI tests and the benchmarks."""
+
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+
+HTML = b"<!doctype html><html><head><meta charset='utf-8'><title>SCO</title></head><body><h1>Lesson</h1></body></html>"
+
+
+def zip_bytes(files: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+SCORM12_MANIFEST = """\ufeff<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="asylum_storyline_1" version="1.0"
+  xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+  xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2"
+  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.imsproject.org/xsd/imscp_rootv1p1p2 imscp_rootv1p1p2.xsd">
+  <metadata>
+    <schema>ADL SCORM</schema>
+    <schemaversion>1.2</schemaversion>
+  </metadata>
+  <organizations default="ORG-1">
+    <organization identifier="ORG-1">
+      <title>Asylum interviews</title>
+      <item identifier="ITEM-1" identifierref="RES-1" isvisible="true">
+        <title>Asylum interviews: the first contact</title>
+        <adlcp:masteryscore>80</adlcp:masteryscore>
+        <adlcp:datafromlms>lang=sr-Latn</adlcp:datafromlms>
+        <adlcp:maxtimeallowed>01:30:00</adlcp:maxtimeallowed>
+        <adlcp:timelimitaction>continue,no message</adlcp:timelimitaction>
+      </item>
+    </organization>
+  </organizations>
+  <resources>
+    <resource identifier="RES-1" type="webcontent" adlcp:scormtype="sco" href="index_lms.html">
+      <file href="index_lms.html"/>
+      <file href="story_content/data.js"/>
+    </resource>
+  </resources>
+</manifest>
+"""
+
+
+def scorm12(*, folder: str = "", bom: bool = True) -> bytes:
+    manifest = SCORM12_MANIFEST if bom else SCORM12_MANIFEST.lstrip("\ufeff")
+    files = {
+        "imsmanifest.xml": manifest.encode("utf-8"),
+        "index_lms.html": HTML,
+        "story_content/data.js": b"window.story = {};",
+        "story_content/media/intro.mp4": b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 2000,
+    }
+    return zip_bytes({folder + k: v for k, v in files.items()})
+
+
+SCORM2004_MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="vulnerable_migrants_2004" version="1"
+  xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"
+  xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3"
+  xmlns:adlseq="http://www.adlnet.org/xsd/adlseq_v1p3"
+  xmlns:adlnav="http://www.adlnet.org/xsd/adlnav_v1p3"
+  xmlns:imsss="http://www.imsglobal.org/xsd/imsss"
+  xml:base="content/">
+  <metadata>
+    <schema>ADL SCORM</schema>
+    <schemaversion>2004 4th Edition</schemaversion>
+    <lom xmlns="http://ltsc.ieee.org/xsd/LOM"><general>
+      <title><string language="en">Identification of vulnerable migrants</string><string language="bs">Identifikacija ranjivih migranata</string></title>
+      <description><string language="en">Indicators and referral.</string></description>
+    </general></lom>
+  </metadata>
+  <organizations default="ORG">
+    <organization identifier="ORG" adlseq:objectivesGlobalToSystem="false">
+      <title>Vulnerable migrants</title>
+      <item identifier="MOD1" identifierref="SCO1">
+        <title>Indicators</title>
+        <adlcp:completionThreshold completedByMeasure="true" minProgressMeasure="0.8"/>
+        <adlcp:data><adlcp:map targetID="urn:rmtc:shared:notes" readSharedData="true" writeSharedData="true"/></adlcp:data>
+        <imsss:sequencing>
+          <imsss:objectives>
+            <imsss:primaryObjective objectiveID="PRIMARY" satisfiedByMeasure="true">
+              <imsss:minNormalizedMeasure>0.7</imsss:minNormalizedMeasure>
+            </imsss:primaryObjective>
+          </imsss:objectives>
+        </imsss:sequencing>
+      </item>
+      <item identifier="MOD2" identifierref="SCO2" parameters="?chapter=2">
+        <title>Referral</title>
+      </item>
+      <item identifier="HIDDEN" identifierref="SCO2" isvisible="false"><title>Hidden appendix</title></item>
+      <imsss:sequencing><imsss:controlMode choice="true" flow="true"/></imsss:sequencing>
+    </organization>
+  </organizations>
+  <resources xml:base="res/">
+    <resource identifier="SCO1" type="webcontent" adlcp:scormType="sco" xml:base="m1/" href="index.html">
+      <file href="index.html"/><dependency identifierref="SHARED"/>
+    </resource>
+    <resource identifier="SCO2" type="webcontent" adlcp:scormType="sco" href="m2/start.html">
+      <file href="m2/start.html"/><file href="m2/missing.css"/>
+    </resource>
+    <resource identifier="SHARED" type="webcontent" adlcp:scormType="asset"><file href="shared/app.js"/></resource>
+  </resources>
+  <imsss:sequencingCollection><imsss:sequencing ID="common"><imsss:limitConditions attemptLimit="3"/></imsss:sequencing></imsss:sequencingCollection>
+</manifest>
+"""
+
+
+def scorm2004() -> bytes:
+    return zip_bytes({
+        "imsmanifest.xml": SCORM2004_MANIFEST.encode(),
+        "content/res/m1/index.html": HTML,
+        "content/res/m2/start.html": HTML,
+        "content/res/shared/app.js": b"var app;",
+    })
+
+
+CMI5_XML = """<?xml version="1.0" encoding="utf-8"?>
+<courseStructure xmlns="https://w3id.org/xapi/profiles/cmi5/v1/CourseStructure.xsd">
+  <course id="https://rmtc.example/courses/return-counselling">
+    <title><langstring lang="en-US">Return counselling</langstring><langstring lang="mk">Советување за враќање</langstring></title>
+    <description><langstring lang="en-US">Assisted voluntary return.</langstring></description>
+  </course>
+  <objectives>
+    <objective id="https://rmtc.example/objectives/avr"><title><langstring lang="en">AVR</langstring></title><description><langstring lang="en">x</langstring></description></objective>
+  </objectives>
+  <block id="https://rmtc.example/blocks/basics">
+    <title><langstring lang="en-US">Basics</langstring></title>
+    <description><langstring lang="en-US">Basics</langstring></description>
+    <au id="https://rmtc.example/aus/intro" moveOn="CompletedOrPassed" masteryScore="0.75" launchMethod="OwnWindow" activityType="http://adlnet.gov/expapi/activities/lesson">
+      <title><langstring lang="en-US">Introduction</langstring></title>
+      <description><langstring lang="en-US">Intro</langstring></description>
+      <objectives><objective idref="https://rmtc.example/objectives/avr"/></objectives>
+      <url>au1/index.html?lang=en</url>
+      <launchParameters>{"difficulty": "basic"}</launchParameters>
+      <entitlementKey>rmtc-2026</entitlementKey>
+    </au>
+  </block>
+  <au id="https://rmtc.example/aus/remote" moveOn="Passed">
+    <title><langstring lang="en-US">Hosted elsewhere</langstring></title>
+    <description><langstring lang="en-US">Remote</langstring></description>
+    <url>https://content.example.org/au2/</url>
+  </au>
+</courseStructure>
+"""
+
+
+def cmi5(xml: str = CMI5_XML) -> bytes:
+    return zip_bytes({"cmi5.xml": xml.encode(), "au1/index.html": HTML, "au1/app.js": b"//"})
+
+
+TINCAN_XML = """<?xml version="1.0" encoding="utf-8" ?>
+<tincan xmlns="http://projecttincan.com/tincan.xsd">
+  <activities>
+    <activity id="https://rmtc.example/xapi/crisis-preparedness" type="http://adlnet.gov/expapi/activities/course">
+      <name lang="en-US">Crisis preparedness</name>
+      <name lang="sr-Latn">Spremnost za krizne situacije</name>
+      <description lang="en-US">Mass arrivals and contingency planning.</description>
+      <launch lang="en-us">index.html</launch>
+    </activity>
+    <activity id="https://rmtc.example/xapi/crisis-preparedness/q1" type="http://adlnet.gov/expapi/activities/cmi.interaction">
+      <name lang="en-US">Question 1</name>
+    </activity>
+  </activities>
+</tincan>
+"""
+
+
+def tincan() -> bytes:
+    return zip_bytes({"tincan.xml": TINCAN_XML.encode(), "index.html": HTML, "meta.xml": b"<meta/>"})
+
+
+XXE = """<?xml version="1.0"?>
+<!DOCTYPE manifest [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<manifest identifier="x"><organizations><organization identifier="o"><title>&xxe;</title></organization></organizations></manifest>"""
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;"><!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+<!ENTITY lol9 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">]>
+<courseStructure><course id="https://x">&lol9;</course></courseStructure>"""
+
+
+def with_symlink() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("imsmanifest.xml", SCORM12_MANIFEST.encode())
+        zf.writestr("index_lms.html", HTML)
+        link = zipfile.ZipInfo("story_content/data.js")
+        link.create_system = 3
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+    return buf.getvalue()
+
+
+def zip_slip() -> bytes:
+    return zip_bytes({"imsmanifest.xml": SCORM12_MANIFEST.encode(), "index_lms.html": HTML, "../../evil.sh": b"rm -rf /"})
+
+
+def bomb(megabytes: int = 64) -> bytes:
+    return zip_bytes({"imsmanifest.xml": SCORM12_MANIFEST.encode(), "index_lms.html": HTML,
+                      "story_content/data.js": b"\0" * (megabytes * 1024 * 1024)})
+
+
+def encrypted_flag() -> bytes:
+    data = bytearray(zip_bytes({"imsmanifest.xml": SCORM12_MANIFEST.encode(), "index_lms.html": HTML}))
+    # Set the "encrypted" general-purpose bit in the central directory entries.
+    pos = data.find(b"PK\x01\x02")
+    while pos != -1:
+        data[pos + 8] |= 0x01
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    return bytes(data)
