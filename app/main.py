@@ -21,6 +21,9 @@ from app.core.runtime import Runtime
 from app.courses.router import router as courses_router
 from app.enrolments.router import router as enrolments_router
 from app.ops.router import router as ops_router
+from app.packages.router import content_router
+from app.packages.router import router as packages_router
+from app.packages.worker import ImportWorker
 from app.reference.router import router as reference_router
 from app.users.router import router as users_router
 
@@ -41,6 +44,8 @@ TAGS = [
     {"name": "courses", "description": "The catalogue: courses, modules, covers and resource files"},
     {"name": "enrolments", "description": "Enrolments, the learner's dashboard and progress"},
     {"name": "cohorts", "description": "Named groups of learners of one course"},
+    {"name": "packages", "description": "Content packages (SCORM 1.2, SCORM 2004, cmi5, xAPI): upload, import jobs, versions"},
+    {"name": "content", "description": "Package files served to learners' browsers (signed URLs; the content origin)"},
     {"name": "reference", "description": "Countries, institutions, thematic areas, languages"},
     {"name": "ops", "description": "Health, readiness, metrics"},
 ]
@@ -53,9 +58,17 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or Runtime.build(settings, metrics=metrics)
         app.state.runtime = rt
+        worker = None
+        if settings.package_worker_enabled:
+            worker = ImportWorker(rt)
+            rt.import_worker = worker
+            worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                worker.stop()
+                rt.import_worker = None
             if runtime is None:
                 rt.close()
 
@@ -86,10 +99,12 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         overrides=[
             (r"/api/v1/modules/[^/]+/file", settings.max_resource_bytes),
             (r"/api/v1/courses/[^/]+/cover", settings.max_cover_bytes),
+            (r"/api/v1/packages", settings.package_max_bytes),
+            (r"/api/v1/packages/uploads/[^/]+", settings.package_max_bytes),
         ],
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for router in (auth_router, users_router, reference_router, courses_router, enrolments_router, ops_router):
+    for router in (auth_router, users_router, reference_router, courses_router, enrolments_router, packages_router, content_router, ops_router):
         app.include_router(router)
     return app
 

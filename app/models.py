@@ -4,6 +4,7 @@ from app.auth import models as auth_models  # noqa: F401
 from app.core.db import Base
 from app.courses import models as courses_models  # noqa: F401
 from app.enrolments import models as enrolments_models  # noqa: F401
+from app.packages import models as packages_models  # noqa: F401
 from app.reference import models as reference_models  # noqa: F401
 from app.users import models as users_models  # noqa: F401
 

@@ -75,6 +75,18 @@ class Settings(BaseSettings):
     max_resource_bytes: int = Field(default=512 * 1024 * 1024, ge=1024, description="module resource files")
     max_cover_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="course cover images")
 
+    # Content packages.
+    content_base_url: str | None = Field(
+        default=None, description="Origin that serves package files (a separate origin in production)"
+    )
+    content_token_ttl_seconds: int = Field(default=4 * 3600, ge=60)
+    package_max_bytes: int = Field(default=1024**3, ge=1024, description="compressed upload size")
+    package_max_uncompressed_bytes: int = Field(default=4 * 1024**3, ge=1024)
+    package_max_files: int = Field(default=20000, ge=1)
+    package_max_ratio: float = Field(default=200.0, ge=1)
+    package_worker_poll_seconds: float = Field(default=1.0, gt=0)
+    package_worker_enabled: bool = True
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -115,6 +127,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def content_origin(self) -> str:
+        return (self.content_base_url or self.public_base_url).rstrip("/")
 
     @property
     def docs_on(self) -> bool:

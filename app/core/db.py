@@ -147,6 +147,7 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
 
 
 def run_after_commit(session: Session) -> None:
+    session.info.pop("after_rollback", None)
     callbacks = session.info.pop("after_commit", [])
     for callback in callbacks:
         try:
@@ -155,8 +156,20 @@ def run_after_commit(session: Session) -> None:
             logging.getLogger("rmtc.db").exception("after-commit callback failed")
 
 
+def after_rollback(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` if the request's transaction does not commit (undo an outside side effect,
+    e.g. remove an uploaded object whose database row never landed)."""
+    session.info.setdefault("after_rollback", []).append(callback)
+
+
 def discard_after_commit(session: Session) -> None:
+    """The transaction did not commit: drop the commit callbacks, run the rollback ones."""
     session.info.pop("after_commit", None)
+    for callback in session.info.pop("after_rollback", []):
+        try:
+            callback()
+        except Exception:
+            logging.getLogger("rmtc.db").exception("after-rollback callback failed")
 
 
 def writing(engine: Engine) -> Engine:

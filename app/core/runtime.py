@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
@@ -25,6 +26,7 @@ class Runtime:
     signer: TokenSigner
     passwords: PasswordHashing
     metrics: Metrics
+    import_worker: Any = None  # the package import worker of this process, once started
 
     @classmethod
     def build(cls, settings: Settings, *, metrics: Metrics | None = None) -> Runtime:

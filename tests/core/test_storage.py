@@ -4,60 +4,12 @@ server (moto's standalone server over HTTP on loopback), not a patched boto3."""
 from __future__ import annotations
 
 import io
-import socket
-import subprocess
-import sys
-import time
-import uuid
 
 import httpx
 import pytest
 
 from app.core.storage import InvalidKey, LocalStorage, S3Storage, StorageError
-from tests.conftest import make_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def s3_server():
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/moto-api/", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("moto server did not start")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-def s3_settings(tmp_path, endpoint: str, **extra):
-    return make_settings(
-        tmp_path,
-        "sqlite://",
-        storage_backend="s3",
-        s3_endpoint_url=endpoint,
-        s3_bucket=f"rmtc-{uuid.uuid4().hex[:10]}",
-        s3_access_key_id="test",
-        s3_secret_access_key="test",
-        **extra,
-    )
+from tests.conftest import s3_settings
 
 
 @pytest.fixture(params=["local", "s3"])
