@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -21,9 +22,11 @@ cli = typer.Typer(
     add_completion=False,
 )
 db_cli = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+packages_cli = typer.Typer(help="Content packages (SCORM 1.2, SCORM 2004, cmi5, xAPI).", no_args_is_help=True)
 users_cli = typer.Typer(help="User accounts.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(users_cli, name="users")
+cli.add_typer(packages_cli, name="packages")
 console = Console()
 err = Console(stderr=True)
 
@@ -147,6 +150,117 @@ def create_admin(
     finally:
         engine.dispose()
     console.print(f"{'created' if created else 'updated'} admin {email_out}")
+
+
+def _print_report(report: dict, *, title: str) -> None:
+    table = Table(title=title)
+    for column in ("severity", "code", "entry", "message"):
+        table.add_column(column)
+    for severity in ("errors", "warnings"):
+        for item in report.get(severity, []):
+            table.add_row(severity[:-1], item["code"], item.get("entry") or "", item["message"])
+    if table.row_count:
+        console.print(table)
+
+
+@packages_cli.command("validate")
+def packages_validate(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A package zip, or a bare cmi5.xml")],
+) -> None:
+    """Check a package without storing anything; exit 1 when it would be refused."""
+    from app.packages import importer, service as packages_service
+
+    settings = Settings(_env_file=None) if os.environ.get("RMTC_ENV") != "production" else _settings()
+    validation = importer.validate_path(file, packages_service.limits(settings))
+    parsed = validation.parsed
+    if parsed is not None:
+        console.print(f"[bold]{file.name}[/bold]: {parsed.standard}{' ' + parsed.edition if parsed.edition else ''}, "
+                      f"{len(parsed.units)} launchable unit(s), title {parsed.title}")
+        for unit in parsed.units:
+            console.print(f"  - {unit.kind:8} {unit.id}: {unit.launch}")
+    _print_report(validation.report(), title="Validation report")
+    if not validation.ok:
+        err.print(f"[red]refused: {len(validation.errors)} error(s)[/red]")
+        raise typer.Exit(1)
+    console.print("[green]valid[/green]")
+
+
+@packages_cli.command("import")
+def packages_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A package zip, or a bare cmi5.xml")],
+    course: Annotated[str | None, typer.Option(help="Add it as a new module of this course (slug)")] = None,
+    owner: Annotated[str | None, typer.Option(help="Email of the owning admin/instructor (default: first admin)")] = None,
+) -> None:
+    """Import a package from the command line (with a progress bar), optionally as a module of a course."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from app.auth.principal import Principal
+    from app.core.db import utcnow
+    from app.core.errors import AppError
+    from app.core.runtime import Runtime
+    from app.courses import service as courses_service
+    from app.courses.models import ModuleKind
+    from app.courses.schemas import ModuleCreate
+    from app.packages import service as packages_service
+    from app.users.models import Role, User
+
+    settings = _settings()
+    if settings.is_sqlite:
+        _migrate(settings)
+    rt = Runtime.build(settings)
+    try:
+        with rt.session_factory() as session, session.begin():
+            from sqlalchemy import select
+
+            stmt = select(User).where(User.role.in_([Role.admin, Role.instructor]), User.is_active.is_(True))
+            stmt = stmt.where(User.email == owner.lower()) if owner else stmt.where(User.role == Role.admin)
+            user = session.scalars(stmt.order_by(User.created_at)).first()
+            if user is None:
+                err.print("[red]No such active admin/instructor: create one with `rmtc users create-admin`.[/red]")
+                raise typer.Exit(2)
+            principal = Principal(user_id=user.id, email=user.email, role=user.role, country_code=user.country_code,
+                                  session_id=uuid.UUID(int=0))
+            with file.open("rb") as fh:
+                try:
+                    version = packages_service.upload(
+                        session, rt.storage, settings, principal, fh, size=file.stat().st_size, sha256=None,
+                        filename=file.name, package_id=None,
+                    )
+                except AppError as exc:
+                    _print_report(exc.extra.get("report", {}), title="Refused")
+                    err.print(f"[red]{exc.detail}[/red]")
+                    raise typer.Exit(1) from exc
+            version_id, package_id = version.id, version.package_id
+        if not packages_service.claim(rt.session_factory, version_id, utcnow()):
+            err.print("[yellow]A running server's import worker took the job; see the version's status.[/yellow]")
+            return
+        with Progress(TextColumn("extracting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("files", total=None)
+            status = packages_service.process(
+                rt.session_factory, rt.storage, settings, version_id,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        with rt.session_factory() as session, session.begin():
+            from app.packages.models import PackageVersion
+
+            version = session.get(PackageVersion, version_id)
+            if status.value != "ready":
+                _print_report(version.report, title="Import failed")
+                err.print(f"[red]{version.error}[/red]")
+                raise typer.Exit(1)
+            console.print(f"[green]imported[/green] package {package_id} version {version.number}: "
+                          f"{version.standard.value}, {version.file_count} files")
+            if course:
+                course_obj = courses_service.get_course_by_slug(session, principal, course)
+                module = courses_service.add_module(session, principal, course_obj.id, ModuleCreate(
+                    title={k: v for k, v in version.title.items()} or {"en": file.stem}, kind=ModuleKind.package))
+                packages_service.attach_to_module(session, principal, module.id, package_id)
+                console.print(f"added as module {module.position} of {course}")
+    except AppError as exc:
+        err.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        rt.close()
 
 
 @cli.command()

@@ -133,3 +133,29 @@ def test_help_texts():
         assert command in out
     assert "--workers" in _run(["serve", "--help"], _env(ROOT / "var-never-created")).stdout
     shutil.rmtree(ROOT / "var-never-created", ignore_errors=True)
+
+
+def test_packages_validate_and_import(tmp_path):
+    from tests.packages import builders
+
+    env = _env(tmp_path)
+    good = tmp_path / "asylum.zip"
+    good.write_bytes(builders.scorm2004())
+    slip = tmp_path / "slip.zip"
+    slip.write_bytes(builders.zip_slip())
+    bare = tmp_path / "cmi5.xml"
+    bare.write_text(builders.CMI5_XML.replace("<url>au1/index.html?lang=en</url>", "<url>https://cdn.example.org/au1/</url>"))
+    out = _run(["packages", "validate", str(good)], env)
+    assert "scorm2004 4th" in out.stdout and "content/res/m1/index.html" in out.stdout and "valid" in out.stdout
+    refused = _run(["packages", "validate", str(slip)], env, check=False)
+    assert refused.returncode == 1 and "unsafe-path" in refused.stdout
+    assert _run(["packages", "validate", str(bare)], env).returncode == 0
+    assert not (tmp_path / "data" / "storage").exists() or not any((tmp_path / "data" / "storage").rglob("*.html"))
+
+    _run(["demo"], env)
+    imported = _run(["packages", "import", str(good), "--course", "asylum-procedures-eu-acquis"], env)
+    assert "imported package" in imported.stdout and "added as module" in imported.stdout
+    stored = list((tmp_path / "data" / "storage" / "packages").rglob("index.html"))
+    assert stored, "extracted files are in local storage"
+    bad = _run(["packages", "import", str(slip)], env, check=False)
+    assert bad.returncode == 1 and "unsafe-path" in bad.stdout

@@ -243,6 +243,18 @@ def claim_next(session_factory: sessionmaker, now: dt.datetime) -> uuid.UUID | N
     return None
 
 
+def claim(session_factory: sessionmaker, version_id: uuid.UUID, now: dt.datetime) -> bool:
+    """Take one specific queued version (the CLI imports its own upload at once)."""
+    with session_factory() as session, session.begin():
+        result = session.execute(
+            update(PackageVersion)
+            .where(PackageVersion.id == version_id, PackageVersion.status == VersionStatus.queued)
+            .values(status=VersionStatus.processing, started_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
 def _finish_failed(session_factory: sessionmaker, version_id: uuid.UUID, report: dict, message: str) -> None:
     with session_factory() as session, session.begin():
         version = session.get(PackageVersion, version_id)
