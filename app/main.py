@@ -26,6 +26,9 @@ from app.packages.router import router as packages_router
 from app.packages.worker import ImportWorker
 from app.reference.router import router as reference_router
 from app.users.router import router as users_router
+from app.xapi.middleware import XapiMiddleware
+from app.xapi.router import admin_router as lrs_admin_router
+from app.xapi.router import router as xapi_router
 
 DESCRIPTION = """
 Backend of the **Regional Migration Training Centre** (RMTC): the e-learning platform through
@@ -46,6 +49,8 @@ TAGS = [
     {"name": "cohorts", "description": "Named groups of learners of one course"},
     {"name": "packages", "description": "Content packages (SCORM 1.2, SCORM 2004, cmi5, xAPI): upload, import jobs, versions"},
     {"name": "content", "description": "Package files served to learners' browsers (signed URLs; the content origin)"},
+    {"name": "lrs", "description": "LRS credentials (HTTP Basic key/secret with xAPI scopes)"},
+    {"name": "xapi", "description": "The xAPI 1.0.3 / 2.0.0 Learning Record Store at /xapi"},
     {"name": "reference", "description": "Countries, institutions, thematic areas, languages"},
     {"name": "ops", "description": "Health, readiness, metrics"},
 ]
@@ -101,10 +106,12 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             (r"/api/v1/courses/[^/]+/cover", settings.max_cover_bytes),
             (r"/api/v1/packages", settings.package_max_bytes),
             (r"/api/v1/packages/uploads/[^/]+", settings.package_max_bytes),
+            (r"/xapi/statements", settings.xapi_max_body_bytes),
         ],
     )
+    app.add_middleware(XapiMiddleware, max_body=settings.xapi_max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for router in (auth_router, users_router, reference_router, courses_router, enrolments_router, packages_router, content_router, ops_router):
+    for router in (auth_router, users_router, reference_router, courses_router, enrolments_router, packages_router, content_router, lrs_admin_router, xapi_router, ops_router):
         app.include_router(router)
     return app
 

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     package_worker_poll_seconds: float = Field(default=1.0, gt=0)
     package_worker_enabled: bool = True
 
+    xapi_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="statements with attachments")
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -76,8 +76,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> ProblemResponse:
         errors = _clean_validation_errors(list(exc.errors()))
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors[:10])
+        # xAPI demands 400 for every malformed request.
+        status = 400 if request.url.path.startswith("/xapi") else 422
         return problem(
-            422, "validation-error", "Validation failed", f"Invalid request: {fields}", request, errors=errors
+            status, "validation-error", "Validation failed", f"Invalid request: {fields}", request, errors=errors
         )
 
     @app.exception_handler(IntegrityError)

@@ -173,3 +173,14 @@ class TokenSigner:
             exp=int(payload["exp"]),
         )
 
+
+
+def verify_jws(token: str, public_key: Any, algorithms: list[str]) -> bytes:
+    """Verify a compact JWS with a public key object (e.g. from an X.509 certificate)."""
+    from jose import jws
+
+    pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    try:
+        return jws.verify(token, pem, algorithms=algorithms)
+    except JOSEError as exc:
+        raise TokenError(str(exc) or "invalid signature") from exc

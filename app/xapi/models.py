@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, utcnow
+
+
+class Statement(Base):
+    """A statement as stored (JSON as received plus id, stored, authority, version), with the
+    columns queries filter and order on."""
+
+    __tablename__ = "xapi_statements"
+    __table_args__ = (
+        Index("ix_xapi_statements_stored_id", "stored", "id"),
+        Index("ix_xapi_statements_user_stored", "user_id", "stored"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    stored: Mapped[dt.datetime] = mapped_column()
+    data: Mapped[dict[str, Any]] = mapped_column()
+    verb_id: Mapped[str] = mapped_column(String(2048))
+    actor_ifi: Mapped[str | None] = mapped_column(String(2048))
+    object_ref: Mapped[uuid.UUID | None] = mapped_column(index=True)  # StatementRef target
+    registration: Mapped[uuid.UUID | None] = mapped_column()
+    voided: Mapped[bool] = mapped_column(default=False)
+    user_id: Mapped[uuid.UUID | None] = mapped_column()  # the platform user the actor maps to
+    credential: Mapped[str] = mapped_column(String(200))  # who wrote it: "user:<id>" / "client:<id>"
+    has_attachments: Mapped[bool] = mapped_column(default=False)
+
+
+class StatementIndex(Base):
+    """Filter values of a statement: one row per (kind, value). Kinds: agent (actor/object and
+    their group members), agent+ (related agents), activity (object), activity+ (related),
+    verb, registration. Statements targeting another by StatementRef inherit its rows."""
+
+    __tablename__ = "xapi_statement_index"
+    __table_args__ = (Index("ix_xapi_statement_index_lookup", "kind", "value", "statement_id"),)
+
+    statement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("xapi_statements.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+    value: Mapped[str] = mapped_column(String(2048), primary_key=True)
+
+
+class Attachment(Base):
+    __tablename__ = "xapi_attachments"
+
+    sha2: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(255))
+    length: Mapped[int] = mapped_column(BigInteger)
+    storage_key: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Activity(Base):
+    """The canonical definition of an activity, merged from the statements that define it."""
+
+    __tablename__ = "xapi_activities"
+
+    id: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Document(Base):
+    """State, activity profile and agent profile documents. Absent key parts are '' so the
+    unique constraint holds on every database."""
+
+    __tablename__ = "xapi_documents"
+    __table_args__ = (
+        UniqueConstraint("kind", "activity_id", "agent_ifi", "registration", "doc_id"),
+        Index("ix_xapi_documents_list", "kind", "activity_id", "agent_ifi", "registration", "updated_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))
+    activity_id: Mapped[str] = mapped_column(String(2048), default="")
+    agent_ifi: Mapped[str] = mapped_column(String(2048), default="")
+    registration: Mapped[str] = mapped_column(String(36), default="")
+    doc_id: Mapped[str] = mapped_column(String(2048))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str] = mapped_column(String(255))
+    etag: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LrsClient(Base):
+    """An LRS credential (HTTP Basic key/secret) with xAPI-style scopes."""
+
+    __tablename__ = "xapi_clients"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    # Optional restriction: only this country's learners' statements are readable.
+    country_code: Mapped[str | None] = mapped_column(ForeignKey("countries.code"))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
+    last_used_at: Mapped[dt.datetime | None] = mapped_column()
+    expires_at: Mapped[dt.datetime | None] = mapped_column()
+    # Temporary credentials (cmi5 fetch tokens, xAPI package launches) are limited to one actor
+    # and registration.
+    actor_ifi: Mapped[str | None] = mapped_column(Text)
+    registration: Mapped[str | None] = mapped_column(String(36))
+    usage_count: Mapped[int] = mapped_column(Integer, default=0)

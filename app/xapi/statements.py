@@ -1,0 +1,448 @@
+"""Storing and querying statements.
+
+Writes validate every statement, refuse a whole batch for any invalid statement or repeated id,
+keep stored statements immutable (same id + equivalent content is accepted once; different
+content is 409), set id/stored/authority/version, apply voiding, and index the filter values of
+each statement (inherited by statements that target it with a StatementRef). Reads are keyset
+queries on (stored, id) over indexed columns; no query scans the table.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
+from app.core.i18n import pick
+from app.users.models import User
+from app.xapi import validation
+from app.xapi.auth import LrsAuth
+from app.xapi.models import Activity, Statement, StatementIndex
+from app.xapi.validation import StatementInvalid, ifi_of
+
+VOIDED = validation.VOIDED
+# Properties the LRS sets; two statements are "the same" when everything else matches.
+SERVER_SET = ("stored", "authority", "version")
+
+
+class StatementConflict(Conflict):
+    code = "statement-conflict"
+    title = "A different statement with this id exists"
+
+
+class BadStatement(BadRequest):
+    code = "invalid-statement"
+    title = "Invalid statement"
+
+
+@dataclass
+class QueryParams:
+    statement_id: str | None = None
+    voided_statement_id: str | None = None
+    agent: str | None = None  # IFI key
+    verb: str | None = None
+    activity: str | None = None
+    registration: str | None = None
+    related_activities: bool = False
+    related_agents: bool = False
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    limit: int = 0
+    ascending: bool = False
+    format: str = "exact"
+    attachments: bool = False
+
+
+# Writing ----------------------------------------------------------------------------------
+
+
+def _canonical(statement: dict[str, Any], *, ignore_timestamp: bool = False) -> bytes:
+    skip = (*SERVER_SET, "timestamp") if ignore_timestamp else SERVER_SET
+    body = {k: v for k, v in statement.items() if k not in skip}
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def _agent_ifis(actor: dict[str, Any]) -> list[str]:
+    """The IFI of an Agent or identified Group, plus those of a Group's members."""
+    values = []
+    own = ifi_of(actor)
+    if own:
+        values.append(own)
+    for member in actor.get("member", []) or []:
+        m = ifi_of(member)
+        if m:
+            values.append(m)
+    return values
+
+
+def _activities_in(ctx: dict[str, Any] | None) -> list[dict[str, Any]]:
+    result = []
+    for items in ((ctx or {}).get("contextActivities") or {}).values():
+        result.extend(items if isinstance(items, list) else [items])
+    return result
+
+
+def _index_rows(s: dict[str, Any]) -> set[tuple[str, str]]:
+    rows: set[tuple[str, str]] = {("verb", s["verb"]["id"])}
+    obj = s["object"]
+    object_type = obj.get("objectType", "Activity")
+    for value in _agent_ifis(s["actor"]):
+        rows |= {("agent", value), ("agent+", value)}
+    if object_type in ("Agent", "Group"):
+        for value in _agent_ifis(obj):
+            rows |= {("agent", value), ("agent+", value)}
+    if object_type == "Activity":
+        rows |= {("activity", obj["id"]), ("activity+", obj["id"])}
+    ctx = s.get("context") or {}
+    if ctx.get("registration"):
+        rows.add(("registration", ctx["registration"].lower()))
+    for key in ("instructor", "team"):
+        if key in ctx:
+            rows |= {("agent+", v) for v in _agent_ifis(ctx[key])}
+    if "authority" in s:
+        rows |= {("agent+", v) for v in _agent_ifis(s["authority"])}
+    rows |= {("activity+", a["id"]) for a in _activities_in(ctx)}
+    if object_type == "SubStatement":
+        sub = obj
+        rows |= {("agent+", v) for v in _agent_ifis(sub["actor"])}
+        sub_obj = sub["object"]
+        sub_type = sub_obj.get("objectType", "Activity")
+        if sub_type in ("Agent", "Group"):
+            rows |= {("agent+", v) for v in _agent_ifis(sub_obj)}
+        if sub_type == "Activity":
+            rows.add(("activity+", sub_obj["id"]))
+        sub_ctx = sub.get("context") or {}
+        for key in ("instructor", "team"):
+            if key in sub_ctx:
+                rows |= {("agent+", v) for v in _agent_ifis(sub_ctx[key])}
+        rows |= {("activity+", a["id"]) for a in _activities_in(sub_ctx)}
+    return rows
+
+
+def _user_ids_for(session: Session, base_url: str, statements: list[dict[str, Any]]) -> dict[str, uuid.UUID]:
+    """Map actor IFIs to platform users: an account on this platform (name = user id), or the
+    mbox of a user's email."""
+    ifis = {ifi_of(s["actor"]) for s in statements} - {None}
+    mapping: dict[str, uuid.UUID] = {}
+    emails = {}
+    for value in ifis:
+        if value.startswith(f"account:{base_url}|"):
+            try:
+                mapping[value] = uuid.UUID(value.split("|", 1)[1])
+            except ValueError:
+                pass
+        elif value.startswith("mbox:mailto:"):
+            emails[value[len("mbox:mailto:"):]] = value
+    if emails:
+        for user_id, email in session.execute(select(User.id, User.email).where(User.email.in_(list(emails)))):
+            mapping[emails[email]] = user_id
+    known = set(session.scalars(select(User.id).where(User.id.in_(list(set(mapping.values()))))))
+    return {k: v for k, v in mapping.items() if v in known}
+
+
+def prepare(
+    statements: list[Any], auth: LrsAuth, *, version: str, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """Validate and complete a batch (no database access); raises BadStatement or Forbidden."""
+    auth.require("statements/write")
+    prepared = []
+    seen: set[str] = set()
+    for index, raw in enumerate(statements):
+        where = f"statement {index}: " if len(statements) > 1 else ""
+        try:
+            s = validation.validate_statement(raw, version=version)
+        except StatementInvalid as exc:
+            raise BadStatement(f"{where}{exc}") from None
+        s = copy.deepcopy(s)
+        statement_id = (s.get("id") or str(uuid.uuid4())).lower()
+        if statement_id in seen:
+            raise BadStatement(f"{where}the id {statement_id} appears twice in the batch")
+        seen.add(statement_id)
+        if auth.own_ifis and ifi_of(s["actor"]) not in auth.own_ifis:
+            raise Forbidden(f"{where}this credential writes statements about its own learner only")
+        if auth.registration and ((s.get("context") or {}).get("registration") or "").lower() != auth.registration:
+            raise Forbidden(f"{where}this credential writes statements of registration {auth.registration} only")
+        s["id"] = statement_id
+        # Distinct, increasing stored times keep the batch's order in `stored` order.
+        s["stored"] = (now + dt.timedelta(microseconds=index)).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        s["authority"] = auth.authority
+        s.setdefault("version", "2.0.0" if version.startswith("2.") else "1.0.0")
+        prepared.append(s)
+    return prepared
+
+
+def store(session: Session, auth: LrsAuth, prepared: list[dict[str, Any]], *, base_url: str, now: dt.datetime) -> list[str]:
+    """Insert a prepared batch; returns the ids in order. Existing equivalent statements are
+    accepted without a second copy; a different statement under an existing id is 409."""
+    ids = [uuid.UUID(s["id"]) for s in prepared]
+    existing = {row.id: row.data for row in session.execute(select(Statement.id, Statement.data).where(Statement.id.in_(ids)))}
+    new = []
+    for s, sid in zip(prepared, ids):
+        if sid in existing:
+            # A timestamp the LRS filled in is not part of what the client sent.
+            no_ts = "timestamp" not in s
+            if _canonical(existing[sid], ignore_timestamp=no_ts) != _canonical(s, ignore_timestamp=no_ts):
+                raise StatementConflict(f"A different statement with id {sid} is already stored.")
+            continue
+        new.append((s, sid))
+    if not new:
+        return [s["id"] for s in prepared]
+    for s, _ in new:
+        s.setdefault("timestamp", s["stored"])
+    batch_ids = {sid for _, sid in new}
+    # Voiding: the target must not itself be a voiding statement.
+    targets = {uuid.UUID(s["object"]["id"]) for s, _ in new if s["object"].get("objectType") == "StatementRef"}
+    target_rows = {}
+    if targets:
+        for row in session.execute(select(Statement.id, Statement.verb_id).where(Statement.id.in_(list(targets)))):
+            target_rows[row.id] = row.verb_id
+    in_batch_verbs = {sid: s["verb"]["id"] for s, sid in new}
+    for s, _ in new:
+        if s["verb"]["id"] == VOIDED:
+            target = uuid.UUID(s["object"]["id"])
+            if target_rows.get(target) == VOIDED or in_batch_verbs.get(target) == VOIDED:
+                raise BadStatement(f"Statement {s['id']} voids a voiding statement, which is not allowed.")
+    users = _user_ids_for(session, base_url, [s for s, _ in new])
+    # Index rows, with rows inherited from statements targeted by StatementRef.
+    index: dict[uuid.UUID, set[tuple[str, str]]] = {sid: _index_rows(s) for s, sid in new}
+    inherited_targets = targets - batch_ids
+    if inherited_targets:
+        for row in session.execute(
+            select(StatementIndex.statement_id, StatementIndex.kind, StatementIndex.value).where(
+                StatementIndex.statement_id.in_(list(inherited_targets)),
+                StatementIndex.kind.in_(["agent", "verb", "activity", "registration", "agent+", "activity+"]),
+            )
+        ):
+            for s, sid in new:
+                if s["object"].get("objectType") == "StatementRef" and uuid.UUID(s["object"]["id"]) == row.statement_id:
+                    index[sid].add((row.kind, row.value))
+    for s, sid in new:  # targets within the same batch (in batch order)
+        if s["object"].get("objectType") == "StatementRef":
+            target = uuid.UUID(s["object"]["id"])
+            if target in index and target != sid:
+                index[sid] |= index[target]
+    voided_ids = [uuid.UUID(s["object"]["id"]) for s, _ in new if s["verb"]["id"] == VOIDED]
+    # Statements arriving after a voiding statement that targets them are voided at once.
+    already_voided = set(session.scalars(
+        select(Statement.object_ref).where(Statement.object_ref.in_(list(batch_ids)), Statement.verb_id == VOIDED)
+    ))
+    statement_rows = []
+    for s, sid in new:
+        ctx = s.get("context") or {}
+        obj = s["object"]
+        statement_rows.append({
+            "id": sid,
+            "stored": dt.datetime.fromisoformat(s["stored"].replace("Z", "+00:00")),
+            "data": s,
+            "verb_id": s["verb"]["id"],
+            "actor_ifi": ifi_of(s["actor"]),
+            "object_ref": uuid.UUID(obj["id"]) if obj.get("objectType") == "StatementRef" else None,
+            "registration": uuid.UUID(ctx["registration"]) if ctx.get("registration") else None,
+            "voided": sid in already_voided or sid in voided_ids,
+            "user_id": users.get(ifi_of(s["actor"]) or ""),
+            "credential": auth.credential,
+            "has_attachments": bool(s.get("attachments")),
+        })
+    session.execute(insert(Statement), statement_rows)
+    session.execute(
+        insert(StatementIndex),
+        [{"statement_id": sid, "kind": kind, "value": value[:2048]} for sid, rows in index.items() for kind, value in rows],
+    )
+    if voided_ids:
+        session.execute(
+            update(Statement).where(Statement.id.in_(voided_ids), Statement.verb_id != VOIDED).values(voided=True)
+            .execution_options(synchronize_session=False)
+        )
+    _merge_activities(session, [s for s, _ in new], now)
+    return [s["id"] for s in prepared]
+
+
+def _merge_activities(session: Session, statements: list[dict[str, Any]], now: dt.datetime) -> None:
+    """Keep a canonical definition per activity: language maps are merged, other fields take
+    the latest value."""
+    definitions: dict[str, dict[str, Any]] = {}
+    for s in statements:
+        objs = [s["object"]] if s["object"].get("objectType", "Activity") == "Activity" else []
+        objs += _activities_in(s.get("context"))
+        for obj in objs:
+            if obj.get("definition"):
+                merged = definitions.setdefault(obj["id"], {})
+                _merge_definition(merged, obj["definition"])
+    if not definitions:
+        return
+    current = {a.id: a for a in session.scalars(select(Activity).where(Activity.id.in_(list(definitions))))}
+    for activity_id, definition in definitions.items():
+        row = current.get(activity_id)
+        if row is None:
+            session.add(Activity(id=activity_id, definition=definition, updated_at=now))
+        else:
+            merged = copy.deepcopy(row.definition)
+            _merge_definition(merged, definition)
+            if merged != row.definition:
+                row.definition = merged
+                row.updated_at = now
+    session.flush()
+
+
+def _merge_definition(target: dict[str, Any], new: dict[str, Any]) -> None:
+    for key, value in new.items():
+        if key in ("name", "description") and isinstance(target.get(key), dict):
+            target[key] = {**target[key], **value}
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+# Reading ----------------------------------------------------------------------------------
+
+
+def _scope_filter(auth: LrsAuth):
+    if auth.own_ifis:
+        if auth.can("statements/read") and not auth.principal:
+            clause = Statement.actor_ifi.in_(list(auth.own_ifis))
+        else:
+            clause = or_(Statement.actor_ifi.in_(list(auth.own_ifis)), Statement.credential == auth.credential)
+        if auth.registration:
+            clause = and_(clause, Statement.registration == uuid.UUID(auth.registration))
+        return clause
+    if auth.country_code:
+        return Statement.user_id.in_(select(User.id).where(User.country_code == auth.country_code))
+    if auth.can("statements/read"):
+        return None
+    if auth.can("statements/read/mine"):
+        return Statement.credential == auth.credential
+    raise Forbidden("This credential cannot read statements.")
+
+
+def get_one(session: Session, auth: LrsAuth, statement_id: str, *, voided: bool) -> Statement:
+    if not validation.is_uuid(statement_id):
+        raise BadRequest(f"{statement_id!r} is not a UUID.")
+    stmt = select(Statement).where(Statement.id == uuid.UUID(statement_id), Statement.voided.is_(voided))
+    scope = _scope_filter(auth)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    row = session.scalars(stmt).first()
+    if row is None:
+        raise NotFound(f"No {'voided ' if voided else ''}statement {statement_id}.")
+    return row
+
+
+def _has(kind: str, value: str):
+    return exists().where(StatementIndex.statement_id == Statement.id, StatementIndex.kind == kind, StatementIndex.value == value)
+
+
+def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[dt.datetime, uuid.UUID] | None, limit: int) -> list[Statement]:
+    stmt = select(Statement).where(Statement.voided.is_(False))
+    scope = _scope_filter(auth)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    if params.agent:
+        stmt = stmt.where(_has("agent+" if params.related_agents else "agent", params.agent))
+    if params.verb:
+        stmt = stmt.where(_has("verb", params.verb))
+    if params.activity:
+        stmt = stmt.where(_has("activity+" if params.related_activities else "activity", params.activity))
+    if params.registration:
+        stmt = stmt.where(_has("registration", params.registration.lower()))
+    if params.since:
+        stmt = stmt.where(Statement.stored > params.since)
+    if params.until:
+        stmt = stmt.where(Statement.stored <= params.until)
+    if after is not None:
+        stored, sid = after
+        if params.ascending:
+            stmt = stmt.where(or_(Statement.stored > stored, and_(Statement.stored == stored, Statement.id > sid)))
+        else:
+            stmt = stmt.where(or_(Statement.stored < stored, and_(Statement.stored == stored, Statement.id < sid)))
+    order = (Statement.stored.asc(), Statement.id.asc()) if params.ascending else (Statement.stored.desc(), Statement.id.desc())
+    return list(session.scalars(stmt.order_by(*order).limit(limit)))
+
+
+# Formats ----------------------------------------------------------------------------------
+
+
+def _ids_agent(actor: dict[str, Any]) -> dict[str, Any]:
+    out = {k: actor[k] for k in ("objectType", *validation.IFI_KEYS) if k in actor}
+    if actor.get("objectType") == "Group" and "member" in actor and not any(k in actor for k in validation.IFI_KEYS):
+        out["member"] = [_ids_agent(m) for m in actor["member"]]
+    return out
+
+
+def _ids_object(obj: dict[str, Any]) -> dict[str, Any]:
+    object_type = obj.get("objectType", "Activity")
+    if object_type in ("Agent", "Group"):
+        return _ids_agent(obj)
+    if object_type == "SubStatement":
+        return _ids_statement(obj, sub=True)
+    out = {"id": obj["id"]}
+    if "objectType" in obj:
+        out["objectType"] = obj["objectType"]
+    return out
+
+
+def _ids_statement(s: dict[str, Any], sub: bool = False) -> dict[str, Any]:
+    out = dict(s)
+    out["actor"] = _ids_agent(s["actor"])
+    out["verb"] = {"id": s["verb"]["id"]}
+    out["object"] = _ids_object(s["object"])
+    if "authority" in s and not sub:
+        out["authority"] = _ids_agent(s["authority"])
+    ctx = s.get("context")
+    if ctx:
+        ctx = dict(ctx)
+        for key in ("instructor", "team"):
+            if key in ctx:
+                ctx[key] = _ids_agent(ctx[key])
+        if "contextActivities" in ctx:
+            ctx["contextActivities"] = {
+                k: ([{"id": a["id"]} for a in v] if isinstance(v, list) else [{"id": v["id"]}])
+                for k, v in ctx["contextActivities"].items()
+            }
+        out["context"] = ctx
+    return out
+
+
+def _filter_maps(value: Any, languages: list[str]) -> Any:
+    """Canonical format: each language map reduced to the best language for the caller."""
+    if isinstance(value, dict):
+        result = {}
+        for key, item in value.items():
+            if key in ("name", "description", "display") and isinstance(item, dict) and all(isinstance(v, str) for v in item.values()):
+                chosen = pick(item, languages)
+                result[key] = {chosen[0]: chosen[1]} if chosen else {}
+            elif key == "extensions":
+                result[key] = item
+            else:
+                result[key] = _filter_maps(item, languages)
+        return result
+    if isinstance(value, list):
+        return [_filter_maps(v, languages) for v in value]
+    return value
+
+
+def _canonical_activity(obj: dict[str, Any], definitions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    if obj.get("objectType", "Activity") == "Activity" and obj["id"] in definitions:
+        return {**obj, "definition": definitions[obj["id"]]}
+    return obj
+
+
+def render(session: Session, rows: list[Statement], fmt: str, languages: list[str]) -> list[dict[str, Any]]:
+    if fmt == "ids":
+        return [_ids_statement(r.data) for r in rows]
+    if fmt == "canonical":
+        ids = {r.data["object"]["id"] for r in rows if r.data["object"].get("objectType", "Activity") == "Activity"}
+        definitions = {a.id: a.definition for a in session.scalars(select(Activity).where(Activity.id.in_(list(ids))))} if ids else {}
+        out = []
+        for r in rows:
+            s = dict(r.data)
+            s["object"] = _canonical_activity(s["object"], definitions)
+            out.append(_filter_maps(s, languages or ["en"]))
+        return out
+    return [r.data for r in rows]
+
