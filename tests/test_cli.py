@@ -16,6 +16,9 @@ import pytest
 from app.dbmigrate import ROOT
 from tests.conftest import PG_URL
 
+# Does not use the test database: runs once, in the SQLite pass (deselected in the PostgreSQL pass).
+pytestmark = pytest.mark.db_independent
+
 RMTC = [sys.executable, "-m", "app.cli"]
 
 
@@ -116,15 +119,6 @@ def test_db_commands_and_openapi_check(tmp_path):
 def test_production_settings_refuse_default_secrets(tmp_path):
     result = _run(["db", "current"], _env(tmp_path, RMTC_ENV="production"), check=False)
     assert result.returncode == 2 and "RMTC_SECRET_KEY" in result.stderr
-
-
-@pytest.mark.skipif(not PG_URL, reason="needs RMTC_TEST_DATABASE_URL (PostgreSQL)")
-def test_serve_refuses_an_unmigrated_postgres(tmp_path, database_url):
-    from app import dbmigrate
-
-    dbmigrate.downgrade(database_url, "base")
-    result = _run(["serve", "--port", str(_free_port())], _env(tmp_path, RMTC_DATABASE_URL=database_url), check=False)
-    assert result.returncode == 2 and "rmtc db upgrade" in result.stderr
 
 
 def test_help_texts():

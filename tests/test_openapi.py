@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from app.core import openapi
 from app.core.config import Settings
 from app.dbmigrate import ROOT
 from app.main import create_app
+
+# Does not use the test database: runs once, in the SQLite pass (deselected in the PostgreSQL pass).
+pytestmark = pytest.mark.db_independent
 
 
 def _generated() -> str:

@@ -6,6 +6,9 @@ import pytest
 
 from app.core.config import ConfigurationError, Settings
 
+# Does not use the test database: runs once, in the SQLite pass (deselected in the PostgreSQL pass).
+pytestmark = pytest.mark.db_independent
+
 
 def test_defaults_are_the_embedded_setup(monkeypatch):
     for key in list(__import__("os").environ):

@@ -4,6 +4,9 @@ import pytest
 
 from app.core.i18n import is_language_tag, parse_accept_language, pick
 
+# Does not use the test database: runs once, in the SQLite pass (deselected in the PostgreSQL pass).
+pytestmark = pytest.mark.db_independent
+
 
 @pytest.mark.parametrize("tag", ["en", "sr-Latn", "sr-Cyrl-RS", "cnr", "zh-Hant-TW", "de-CH-1996", "x-private", "en-US-x-twain", "es-419"])
 def test_valid_tags(tag):

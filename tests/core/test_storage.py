@@ -11,6 +11,9 @@ import pytest
 from app.core.storage import InvalidKey, LocalStorage, S3Storage, StorageError
 from tests.conftest import s3_settings
 
+# Does not use the test database: runs once, in the SQLite pass (deselected in the PostgreSQL pass).
+pytestmark = pytest.mark.db_independent
+
 
 @pytest.fixture(params=["local", "s3"])
 def storage(request, tmp_path):

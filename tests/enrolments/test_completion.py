@@ -11,6 +11,9 @@ from app.courses.models import CompletionRule
 from app.enrolments.completion import ProgressState, completion_ratio, course_completed, merge_status, module_satisfied
 from app.enrolments.models import ModuleStatus as S
 
+# Does not use the test database: runs once, in the SQLite pass (deselected in the PostgreSQL pass).
+pytestmark = pytest.mark.db_independent
+
 
 @dataclass
 class M:

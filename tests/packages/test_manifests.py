@@ -11,6 +11,9 @@ from app.packages import manifests, safezip
 from app.packages.manifests import ManifestError
 from tests.packages import builders
 
+# Does not use the test database: runs once, in the SQLite pass (deselected in the PostgreSQL pass).
+pytestmark = pytest.mark.db_independent
+
 
 def _parse(blob: bytes):
     report = safezip.inspect(io.BytesIO(blob), safezip.ZipLimits())

@@ -11,6 +11,9 @@ from app.packages import safezip
 from app.packages.safezip import ZipLimits, ZipRefused
 from tests.packages import builders
 
+# Does not use the test database: runs once, in the SQLite pass (deselected in the PostgreSQL pass).
+pytestmark = pytest.mark.db_independent
+
 
 def _codes(blob: bytes, limits: ZipLimits = ZipLimits()) -> set[str]:
     return {i.code for i in safezip.inspect(io.BytesIO(blob), limits).errors}

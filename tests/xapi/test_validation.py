@@ -8,6 +8,9 @@ import pytest
 
 from app.xapi.validation import StatementInvalid, ifi_of, validate_statement
 
+# Does not use the test database: runs once, in the SQLite pass (deselected in the PostgreSQL pass).
+pytestmark = pytest.mark.db_independent
+
 BASE = {
     "id": "fd41c918-b88b-4b20-a0a5-a4c32391aaa0",
     "actor": {"objectType": "Agent", "name": "Ana Jovanović", "mbox": "mailto:ana@kirs.gov.rs"},
