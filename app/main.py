@@ -56,26 +56,35 @@ TAGS = [
 ]
 
 
+def attach_runtime(app: FastAPI, rt: Runtime) -> None:
+    """Give the app its runtime and start the per-process background work (import worker)."""
+    app.state.runtime = rt
+    if rt.settings.package_worker_enabled:
+        worker = ImportWorker(rt)
+        rt.import_worker = worker
+        worker.start()
+
+
+def detach_runtime(app: FastAPI, *, close: bool) -> None:
+    rt: Runtime = app.state.runtime
+    if rt.import_worker is not None:
+        rt.import_worker.stop()
+        rt.import_worker = None
+    if close:
+        rt.close()
+
+
 def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
     metrics = runtime.metrics if runtime else Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or Runtime.build(settings, metrics=metrics)
-        app.state.runtime = rt
-        worker = None
-        if settings.package_worker_enabled:
-            worker = ImportWorker(rt)
-            rt.import_worker = worker
-            worker.start()
+        attach_runtime(app, rt)
         try:
             yield
         finally:
-            if worker is not None:
-                worker.stop()
-                rt.import_worker = None
-            if runtime is None:
-                rt.close()
+            detach_runtime(app, close=runtime is None)
 
     app = FastAPI(
         title="RMTC learning platform API",

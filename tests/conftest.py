@@ -29,7 +29,8 @@ from app import dbmigrate
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
 from app.core.passwords import PasswordHashing
-from app.main import create_app
+from app.core.runtime import Runtime
+from app.main import attach_runtime, create_app, detach_runtime
 from app.users.models import Role, User
 
 PG_URL = os.environ.get("RMTC_TEST_DATABASE_URL")
@@ -121,13 +122,31 @@ class ServerErrorGuard:
             self.errors.append(f"{response.request.method} {response.request.url} -> {response.status_code}")
 
 
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    guard = ServerErrorGuard()
-    app = create_app(settings)
-    with TestClient(app, raise_server_exceptions=False) as c:
-        c.event_hooks["response"].append(guard)
+@pytest.fixture(scope="session")
+def shared_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app and one open client per test process. FastAPI resolves every route's dependencies
+    on an app's first request (about a second) and a client without its context starts an event
+    loop per request; so tests share both, and each test gets its own runtime (database, storage,
+    keys, import worker), attached exactly as the lifespan attaches it."""
+    base = make_settings(tmp_path_factory.mktemp("shared"), "sqlite://", package_worker_enabled=False)
+    with TestClient(create_app(base), raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def client(settings: Settings, shared_client: TestClient) -> Iterator[TestClient]:
+    guard = ServerErrorGuard()
+    app = shared_client.app
+    base_runtime = app.state.runtime
+    attach_runtime(app, Runtime.build(settings, metrics=base_runtime.metrics))
+    shared_client.event_hooks["response"] = [guard]
+    shared_client.cookies.clear()
+    try:
+        yield shared_client
+    finally:
+        detach_runtime(app, close=True)
+        app.state.runtime = base_runtime
+        shared_client.event_hooks["response"] = []
     assert not guard.errors, f"requests answered with a server error: {guard.errors}"
 
 
