@@ -138,7 +138,7 @@ def create_admin(
         _migrate(settings)
     engine = make_engine(settings.resolved_database_url)
     try:
-        with make_session_factory(writing(engine))() as session, session.begin():
+        with make_session_factory(writing(engine), settings.public_base_url)() as session, session.begin():
             user, created = users_service.ensure_admin(
                 session, PasswordHashing(settings), email=email, password=password, full_name=full_name,
                 country_code=country.upper(),

@@ -210,7 +210,7 @@ def load_demo(settings: Settings, *, progress: Console | None = None) -> list[De
     engine = make_engine(settings.resolved_database_url)
     passwords = PasswordHashing(settings)
     try:
-        with make_session_factory(writing(engine))() as session, session.begin():
+        with make_session_factory(writing(engine), settings.public_base_url)() as session, session.begin():
             with Progress(console=progress, transient=True, disable=progress is None) as bar:
                 task = bar.add_task("demo people", total=len(PEOPLE))
                 for person in PEOPLE:

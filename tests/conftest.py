@@ -217,7 +217,7 @@ def engine_for():
     def _make(url: str):
         engine = make_engine(url)
         engines.append(engine)
-        return engine, make_session_factory(engine)
+        return engine, make_session_factory(engine, "http://testserver")
 
     yield _make
     for engine in engines:

@@ -177,5 +177,14 @@ def writing(engine: Engine) -> Engine:
     return engine.execution_options(**{WRITE_OPTION: True})
 
 
-def make_session_factory(engine: Engine) -> sessionmaker:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+PUBLIC_BASE_URL = "public_base_url"
+
+
+def make_session_factory(engine: Engine, public_base_url: str) -> sessionmaker:
+    """Sessions carry the platform's public base URL (`session.info`): domains that record xAPI
+    statements inside a transaction name learners and activities under it."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info={PUBLIC_BASE_URL: public_base_url})
+
+
+def public_base_url(session: Session) -> str:
+    return session.info[PUBLIC_BASE_URL]

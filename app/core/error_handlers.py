@@ -70,6 +70,7 @@ def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> ProblemResponse:
+        log.info("client error", extra={"status": exc.status, "code": exc.code, "detail": exc.detail[:300]})
         return problem(exc.status, exc.code, exc.title, exc.detail, request, headers=exc.headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)

@@ -38,7 +38,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             write_engine=writing(engine),
-            session_factory=make_session_factory(writing(engine)),
+            session_factory=make_session_factory(writing(engine), settings.public_base_url),
             storage=make_storage(settings),
             signer=TokenSigner(settings, load_or_create_private_key(settings)),
             passwords=PasswordHashing(settings),

@@ -129,3 +129,4 @@ def add(session: Session, *objects: object) -> None:
 
 def add_event(session: Session, event: ProgressEvent) -> None:
     session.add(event)
+    session.flush()

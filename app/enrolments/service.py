@@ -24,7 +24,7 @@ from app.core.pagination import decode_cursor, encode_cursor
 from app.core.patching import apply_changes
 from app.courses import service as courses_service
 from app.courses.models import Course, CourseStatus, Module, ModuleKind
-from app.enrolments import repository
+from app.enrolments import lrs_feed, repository
 from app.enrolments.completion import ProgressState, completion_ratio, course_completed, merge_status, module_satisfied
 from app.enrolments.models import (
     Cohort,
@@ -344,6 +344,12 @@ def _state(row: ModuleProgress) -> ProgressState:
 # Progress ---------------------------------------------------------------------------------
 
 
+def _add_event(session: Session, event: ProgressEvent) -> None:
+    """Append to the learner's history and record the change in the LRS (same transaction)."""
+    repository.add_event(session, event)
+    lrs_feed.record(session, event)
+
+
 def _recompute(session: Session, enrolment: Enrolment, now: dt.datetime) -> None:
     """Derive the enrolment's status from its modules' progress (completion is never taken back)."""
     if enrolment.status in (EnrolmentStatus.withdrawn, EnrolmentStatus.completed):
@@ -354,7 +360,7 @@ def _recompute(session: Session, enrolment: Enrolment, now: dt.datetime) -> None
     if course_completed(modules, states):
         enrolment.status = EnrolmentStatus.completed
         enrolment.completed_at = now
-        repository.add_event(
+        _add_event(
             session, ProgressEvent(enrolment_id=enrolment.id, module_id=None, kind="course_completed", status="completed", occurred_at=now)
         )
     elif rows and any(r.status is not ModuleStatus.not_started or r.viewed for r in rows):
@@ -394,7 +400,7 @@ def record_progress(
         row.completed_at = now
     enrolment.last_activity_at = now
     if (row.status, row.score_scaled, row.viewed) != before or report.attempt_started:
-        repository.add_event(
+        _add_event(
             session,
             ProgressEvent(enrolment_id=enrolment.id, module_id=module.id, kind=kind, status=row.status.value,
                           score_scaled=row.score_scaled, occurred_at=now),

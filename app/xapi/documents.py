@@ -74,8 +74,10 @@ def put(
 ) -> Document:
     existing = get(session, key, doc_id)
     _check_preconditions(existing, if_match, if_none_match)
-    if existing is not None and require_concurrency and if_match is None and if_none_match is None:
-        raise ConcurrencyRequired("The document exists: send If-Match with its ETag (or If-None-Match: *) to overwrite it.")
+    if require_concurrency and if_match is None and if_none_match is None:
+        if existing is not None:
+            raise ConcurrencyRequired("The document exists: send If-Match with its ETag to overwrite it.")
+        raise BadRequest("Send If-None-Match: * to create this document (or If-Match to replace one).")
     return _write(session, key, doc_id, existing, content, content_type or "application/octet-stream", now)
 
 

@@ -4,6 +4,7 @@ clients use to get through restrictive proxies and which 2.0 removed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from urllib.parse import parse_qsl, urlencode
 
@@ -55,10 +56,14 @@ class XapiMiddleware:
                 await _reply(send, 400, "The alternate request syntax takes only the `method` query parameter.", "1.0.3")
                 return
             content = form.get("content", "").encode("utf-8")
-            new_headers = [(k, v) for k, v in scope["headers"] if k.decode("latin-1").lower() not in HEADER_FIELDS]
-            for name in HEADER_FIELDS - {"content-length"}:
+            # Form fields named like headers override the request's headers; the form's own
+            # Content-Type no longer describes the (unwrapped) content.
+            overridden = {name for name in HEADER_FIELDS if name in fields} | {"content-type", "content-length"}
+            new_headers = [(k, v) for k, v in scope["headers"] if k.decode("latin-1").lower() not in overridden]
+            for name in HEADER_FIELDS - {"content-length", "content-type"}:
                 if name in fields:
                     new_headers.append((name.encode(), fields[name].encode("latin-1", "replace")))
+            new_headers.append((b"content-type", fields.get("content-type", "application/json").encode("latin-1", "replace")))
             new_headers.append((b"content-length", str(len(content)).encode()))
             params = {k: v for k, v in form.items() if k.lower() not in HEADER_FIELDS and k != "content"}
             scope = {**scope, "method": method, "headers": new_headers, "query_string": urlencode(params).encode()}
@@ -73,11 +78,16 @@ class XapiMiddleware:
 
             receive = replay
         version = b"2.0.0" if requested.startswith("2.") else b"1.0.3"
+        statements_read = scope["path"].rstrip("/") == "/xapi/statements" and scope["method"] in ("GET", "HEAD")
 
         async def with_version(message: Message) -> None:
             if message["type"] == "http.response.start":
                 hdrs = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-experience-api-version"]
                 hdrs.append((b"x-experience-api-version", version))
+                if statements_read and not any(k.lower() == b"x-experience-api-consistent-through" for k, _ in hdrs):
+                    # Every answer to a statement query carries it, errors included.
+                    now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                    hdrs.append((b"x-experience-api-consistent-through", now.encode()))
                 message["headers"] = hdrs
             await send(message)
 

@@ -170,12 +170,24 @@ def prepare(
         if auth.registration and ((s.get("context") or {}).get("registration") or "").lower() != auth.registration:
             raise Forbidden(f"{where}this credential writes statements of registration {auth.registration} only")
         s["id"] = statement_id
+        _arrays_for_context_activities(s)
         # Distinct, increasing stored times keep the batch's order in `stored` order.
         s["stored"] = (now + dt.timedelta(microseconds=index)).isoformat(timespec="microseconds").replace("+00:00", "Z")
         s["authority"] = auth.authority
         s.setdefault("version", "2.0.0" if version.startswith("2.") else "1.0.0")
         prepared.append(s)
     return prepared
+
+
+def _arrays_for_context_activities(s: dict[str, Any]) -> None:
+    """A single context activity is stored (and returned) as a one-element array."""
+    for holder in (s, s["object"] if s["object"].get("objectType") == "SubStatement" else None):
+        ctx = (holder or {}).get("context") or {}
+        activities = ctx.get("contextActivities")
+        if isinstance(activities, dict):
+            for key, value in list(activities.items()):
+                if isinstance(value, dict):
+                    activities[key] = [value]
 
 
 def store(session: Session, auth: LrsAuth, prepared: list[dict[str, Any]], *, base_url: str, now: dt.datetime) -> list[str]:
@@ -380,10 +392,9 @@ def _ids_object(obj: dict[str, Any]) -> dict[str, Any]:
         return _ids_agent(obj)
     if object_type == "SubStatement":
         return _ids_statement(obj, sub=True)
-    out = {"id": obj["id"]}
-    if "objectType" in obj:
-        out["objectType"] = obj["objectType"]
-    return out
+    if object_type == "StatementRef":
+        return {"objectType": "StatementRef", "id": obj["id"]}
+    return {"id": obj["id"]}
 
 
 def _ids_statement(s: dict[str, Any], sub: bool = False) -> dict[str, Any]:

@@ -268,7 +268,7 @@ def activity_definition(value: Any, path: str) -> None:
         if "correctResponsesPattern" in d or present:
             _fail(f"{path}.interactionType", "is required with interaction properties")
         return
-    if interaction not in INTERACTION_TYPES:
+    if not isinstance(interaction, str) or interaction not in INTERACTION_TYPES:
         _fail(f"{path}.interactionType", f"{interaction!r} is not an xAPI interaction type")
     not_allowed = present - INTERACTION_TYPES[interaction]
     if not_allowed:
@@ -463,8 +463,9 @@ def validate_statement(value: Any, *, version: str = "1.0.3") -> dict[str, Any]:
         parse_timestamp(s["stored"], "stored")
     if "authority" in s:
         authority = agent(s["authority"], "authority")
-        if authority.get("objectType") == "Group" and len(authority.get("member", [])) != 2:
-            _fail("authority", "a Group authority has exactly two members (OAuth consumer and user)")
+        if authority.get("objectType") == "Group":
+            if any(k in authority for k in IFI_KEYS) or len(authority.get("member", [])) != 2:
+                _fail("authority", "a Group authority is anonymous with exactly two members (OAuth consumer and user)")
     if "version" in s:
         text = _str(s["version"], "version")
         if not re.match(r"^(1\.0(\.\d+)?|2\.0\.\d+)$", text):

@@ -211,3 +211,30 @@ def test_concurrent_self_enrolments_give_one_enrolment_and_no_server_error(clien
         codes = list(pool.map(lambda _: client.post(f"/api/v1/courses/{course['id']}/enrol", headers=lh).status_code, range(8)))
     assert set(codes) <= {200, 409, 503} and 200 in codes
     assert len(db.scalars(select(Enrolment).where(Enrolment.user_id == learner.id)).all()) == 1
+
+
+def test_progress_changes_are_recorded_in_the_lrs(client, factory):
+    _, ih = factory.signed_in(Role.instructor, "SE")
+    course = make_course(client, ih, modules=1, title={"en": "Return and reintegration", "sr-Cyrl": "Повратак и реинтеграција"})
+    module = course["modules"][0]
+    learner, lh = factory.signed_in(Role.learner, "MK")
+    enrolment = client.post(f"/api/v1/courses/{course['id']}/enrol", headers=lh).json()
+    client.post(f"/api/v1/modules/{module['id']}/viewed", headers=lh)
+    xh = {**lh, "X-Experience-API-Version": "1.0.3"}
+    r = client.get("/xapi/statements", params={"registration": enrolment["id"], "ascending": "true"}, headers=xh)
+    assert r.status_code == 200, r.text
+    found = r.json()["statements"]
+    # Viewing a resource module completes it, which completes this one-module course.
+    assert [s["verb"]["id"].rsplit("/", 1)[1] for s in found] == ["completed", "completed"]
+    viewed, completed = found
+    assert viewed["result"] == {"completion": True}
+    assert viewed["actor"]["account"] == {"homePage": "http://testserver", "name": str(learner.id)}
+    assert viewed["object"]["id"] == f"http://testserver/xapi/activities/modules/{module['id']}"
+    assert viewed["context"]["contextActivities"]["parent"][0]["definition"]["name"]["sr-Cyrl"] == "Повратак и реинтеграција"
+    assert completed["object"]["id"] == f"http://testserver/xapi/activities/courses/{course['id']}"
+    assert completed["result"] == {"completion": True}
+    assert viewed["authority"]["account"]["name"] == "rmtc-platform"
+    # The learner's own statements are theirs to read; another learner sees none of them.
+    _, other_h = factory.signed_in(Role.learner, "MK")
+    r = client.get("/xapi/statements", params={"registration": enrolment["id"]}, headers={**other_h, "X-Experience-API-Version": "1.0.3"})
+    assert r.status_code == 200 and r.json()["statements"] == []
