@@ -118,7 +118,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             (r"/xapi/statements", settings.xapi_max_body_bytes),
         ],
     )
-    app.add_middleware(XapiMiddleware, max_body=settings.xapi_max_body_bytes)
+    app.add_middleware(XapiMiddleware, max_body=settings.xapi_max_body_bytes, default_version=settings.xapi_default_version)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     for router in (auth_router, users_router, reference_router, courses_router, enrolments_router, packages_router, content_router, lrs_admin_router, xapi_router, ops_router):
         app.include_router(router)

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     package_worker_enabled: bool = True
 
     xapi_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="statements with attachments")
+    xapi_default_version: Literal["2.0.0", "1.0.3"] = Field(
+        default="2.0.0",
+        description="X-Experience-API-Version of answers to requests that name no version (errors: the header is "
+        "required). xAPI 2.0 asks for the latest supported version; a deployment serving 1.0.3 clients only may say 1.0.3.",
+    )
 
     log_level: str = "INFO"
     log_json: bool = True

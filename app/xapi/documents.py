@@ -70,14 +70,18 @@ def _check_preconditions(existing: Document | None, if_match: str | None, if_non
 
 def put(
     session: Session, key: DocKey, doc_id: str, content: bytes, content_type: str | None, *, now: dt.datetime,
-    if_match: str | None, if_none_match: str | None, require_concurrency: bool,
+    if_match: str | None, if_none_match: str | None, concurrency: str,
 ) -> Document:
+    """`concurrency` says what a PUT without If-Match/If-None-Match gets: "optional" (1.0.3 State),
+    "existing" (409 over an existing document: 2.0 State), "required" (409 over an existing
+    document, 400 for a new one: the profile resources)."""
     existing = get(session, key, doc_id)
     _check_preconditions(existing, if_match, if_none_match)
-    if require_concurrency and if_match is None and if_none_match is None:
+    if concurrency != "optional" and if_match is None and if_none_match is None:
         if existing is not None:
             raise ConcurrencyRequired("The document exists: send If-Match with its ETag to overwrite it.")
-        raise BadRequest("Send If-None-Match: * to create this document (or If-Match to replace one).")
+        if concurrency == "required":
+            raise BadRequest("Send If-None-Match: * to create this document (or If-Match to replace one).")
     return _write(session, key, doc_id, existing, content, content_type or "application/octet-stream", now)
 
 

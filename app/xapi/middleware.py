@@ -24,9 +24,10 @@ async def _reply(send: Send, status: int, detail: str, version: str) -> None:
 
 
 class XapiMiddleware:
-    def __init__(self, app: ASGIApp, max_body: int):
+    def __init__(self, app: ASGIApp, max_body: int, default_version: str = "2.0.0"):
         self.app = app
         self.max_body = max_body
+        self.default_version = default_version
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/xapi"):
@@ -43,7 +44,7 @@ class XapiMiddleware:
                 body += message.get("body", b"")
                 more = message.get("more_body", False)
                 if len(body) > self.max_body:
-                    await _reply(send, 413, "The request body is too large.", "1.0.3")
+                    await _reply(send, 413, "The request body is too large.", "1.0.3")  # only 1.0 has this syntax
                     return
             form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
             fields = {k.lower(): v for k, v in form.items()}
@@ -77,7 +78,8 @@ class XapiMiddleware:
                 return {"type": "http.request", "body": content, "more_body": False}
 
             receive = replay
-        version = b"2.0.0" if requested.startswith("2.") else b"1.0.3"
+        version = (b"2.0.0" if requested.startswith("2.") else b"1.0.3" if requested.startswith("1.0")
+                   else self.default_version.encode())
         statements_read = scope["path"].rstrip("/") == "/xapi/statements" and scope["method"] in ("GET", "HEAD")
 
         async def with_version(message: Message) -> None:

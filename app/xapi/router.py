@@ -175,8 +175,9 @@ def _check_attachments(prepared: list[dict[str, Any]], attached: dict[str, tuple
     wanted = set()
     for s in prepared:
         for a in s.get("attachments", []) or []:
+            # With a fileUrl the bytes may come in a part or stay at the URL; without one, a part is required.
+            wanted.add(a["sha2"].lower())
             if "fileUrl" not in a:
-                wanted.add(a["sha2"].lower())
                 if a["sha2"].lower() not in attached:
                     raise BadRequest(f"Statement {s['id']}: no attachment part with hash {a['sha2']}.")
             if a["usageType"] == SIGNATURE_USAGE and a["sha2"].lower() in attached:
@@ -481,7 +482,7 @@ def _document(request: Request, session, rt: Runtime, auth: LrsAuth, kind: str, 
     content_type = request.headers.get("content-type")
     if method == "PUT":
         documents.put(session, key, doc_id, body, content_type, now=now, if_match=if_match, if_none_match=if_none_match,
-                      require_concurrency=kind != "state" or version.startswith("2."))
+                      concurrency="required" if kind != "state" else "existing" if version.startswith("2.") else "optional")
     elif method == "POST":
         documents.post(session, key, doc_id, body, content_type, now=now, if_match=if_match, if_none_match=if_none_match)
     else:

@@ -14,6 +14,7 @@ from typing import Any
 from cryptography import x509
 
 from app.core.tokens import TokenError, verify_jws
+from app.xapi.validation import comparable
 
 ALGORITHMS = ("RS256", "RS384", "RS512")
 IGNORED = ("id", "authority", "stored", "version", "attachments", "timestamp")
@@ -28,7 +29,7 @@ def _b64(text: str) -> bytes:
 
 
 def _comparable(statement: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in statement.items() if k not in IGNORED}
+    return {k: v for k, v in comparable(statement).items() if k not in IGNORED}
 
 
 def verify_statement_signature(statement: dict[str, Any], jws: bytes) -> None:

@@ -65,7 +65,7 @@ class QueryParams:
 
 def _canonical(statement: dict[str, Any], *, ignore_timestamp: bool = False) -> bytes:
     skip = (*SERVER_SET, "timestamp") if ignore_timestamp else SERVER_SET
-    body = {k: v for k, v in statement.items() if k not in skip}
+    body = {k: v for k, v in validation.comparable(statement).items() if k not in skip}
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 

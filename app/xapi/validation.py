@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from app.core.i18n import is_language_tag
@@ -147,6 +148,34 @@ def duration(value: Any, path: str) -> str:
     if not _DURATION.match(text):
         _fail(path, f"{text!r} is not an ISO 8601 duration")
     return text
+
+
+_SECONDS = re.compile(r"(\d+(?:[.,]\d+)?)S$")
+
+
+def comparable_duration(text: str) -> str:
+    """Durations are compared to 0.01 s: finer precision is truncated (xAPI 2.0, 4.2.7)."""
+    match = _SECONDS.search(text)
+    if not match:
+        return text
+    seconds = Decimal(match.group(1).replace(",", ".")).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    return f"{text[:match.start()]}{seconds}S"
+
+
+def comparable(statement: dict[str, Any]) -> dict[str, Any]:
+    """A shallow-copied statement whose durations (own and a SubStatement's) are truncated for comparison."""
+    out = dict(statement)
+    for holder_key in (None, "object"):
+        holder = out if holder_key is None else out.get("object")
+        if not isinstance(holder, dict) or not isinstance(holder.get("result"), dict):
+            continue
+        result = holder["result"]
+        if isinstance(result.get("duration"), str):
+            holder = dict(holder) if holder_key else holder
+            holder["result"] = {**result, "duration": comparable_duration(result["duration"])}
+            if holder_key:
+                out[holder_key] = holder
+    return out
 
 
 # Actors -----------------------------------------------------------------------------------

@@ -12,12 +12,29 @@ from tests.xapi.conftest import V, basic, new_id, statement
 def test_about_needs_no_auth_or_version(client):
     r = client.get("/xapi/about")
     assert r.status_code == 200 and set(r.json()["version"]) == {"1.0.3", "2.0.0"}
-    assert r.headers["x-experience-api-version"] == "1.0.3"
+    # A request naming no version is answered in the latest version (configurable, see below).
+    assert r.headers["x-experience-api-version"] == "2.0.0"
+    assert client.get("/xapi/about", headers={"X-Experience-API-Version": "1.0.3"}).headers["x-experience-api-version"] == "1.0.3"
+
+
+def test_default_version_for_requests_naming_none_is_configurable(tmp_path, database_url):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, database_url, xapi_default_version="1.0.3", package_worker_enabled=False)
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/xapi/statements")
+        assert r.status_code == 400 and r.headers["x-experience-api-version"] == "1.0.3"
+        assert c.get("/xapi/about").headers["x-experience-api-version"] == "1.0.3"
 
 
 def test_version_header_is_required_and_checked(client, lrs):
     headers = {k: v for k, v in lrs.items() if k != "X-Experience-API-Version"}
-    assert client.get("/xapi/statements", headers=headers).status_code == 400
+    missing = client.get("/xapi/statements", headers=headers)
+    assert missing.status_code == 400 and missing.headers["x-experience-api-version"] == "2.0.0"
+    assert missing.headers["x-experience-api-consistent-through"]
     assert client.get("/xapi/statements", headers={**headers, "X-Experience-API-Version": "0.95"}).status_code == 400
     assert client.get("/xapi/statements", headers={**headers, "X-Experience-API-Version": "1.1.0"}).status_code == 400
     ok = client.get("/xapi/statements", headers={**headers, "X-Experience-API-Version": "2.0.0"})
@@ -208,6 +225,27 @@ def test_attachments_multipart_roundtrip(client, lrs):
     assert client.post("/xapi/statements", json=missing, headers=lrs).status_code == 400
     wrong = body.replace(data, b"tampered content here!!")
     assert client.post("/xapi/statements", content=wrong, headers={**lrs, "Content-Type": f'multipart/mixed; boundary="{boundary}"'}).status_code == 400
+
+
+def test_file_url_attachments_with_or_without_a_part(client, lrs):
+    import hashlib
+
+    data = b"Standard operating procedures, annex 3"
+    sha = hashlib.sha256(data).hexdigest()
+    attachment = {"usageType": "https://rmtc.example/attachments/annex", "display": {"en": "Annex"}, "contentType": "text/plain",
+                  "length": len(data), "sha2": sha, "fileUrl": "https://rmtc.example/files/annex-3.txt"}
+    # Only a fileUrl: the bytes stay where they are.
+    r = client.post("/xapi/statements", json=statement(attachments=[attachment]), headers=lrs)
+    assert r.status_code == 200, r.text
+    # A fileUrl and the bytes as a part: both are kept, and the part is returned with attachments=true.
+    s = statement(attachments=[attachment])
+    boundary = "-------314159265358979323846"
+    body = (f"--{boundary}\r\nContent-Type: application/json\r\n\r\n{json.dumps(s)}\r\n"
+            f"--{boundary}\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\nX-Experience-API-Hash: {sha}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    r = client.post("/xapi/statements", content=body, headers={**lrs, "Content-Type": f"multipart/mixed; boundary={boundary}"})
+    assert r.status_code == 200, r.text
+    got = client.get(f"/xapi/statements?statementId={r.json()[0]}&attachments=true", headers=lrs)
+    assert got.status_code == 200 and data in got.content
 
 
 def test_alternate_request_syntax_for_1_0_and_not_2_0(client, lrs):
