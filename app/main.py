@@ -26,6 +26,8 @@ from app.packages.router import router as packages_router
 from app.packages.worker import ImportWorker
 from app.reference.router import router as reference_router
 from app.users.router import router as users_router
+from app.registrations.router import player_router
+from app.registrations.router import router as registrations_router
 from app.xapi.middleware import XapiMiddleware
 from app.xapi.router import admin_router as lrs_admin_router
 from app.xapi.router import router as xapi_router
@@ -120,7 +122,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     )
     app.add_middleware(XapiMiddleware, max_body=settings.xapi_max_body_bytes, default_version=settings.xapi_default_version)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for router in (auth_router, users_router, reference_router, courses_router, enrolments_router, packages_router, content_router, lrs_admin_router, xapi_router, ops_router):
+    for router in (auth_router, users_router, reference_router, courses_router, enrolments_router, packages_router, content_router, registrations_router, player_router, lrs_admin_router, xapi_router, ops_router):
         app.include_router(router)
     return app
 

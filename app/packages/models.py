@@ -95,3 +95,8 @@ class ModulePackage(Base):
 
     module_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("course_modules.id", ondelete="CASCADE"), primary_key=True)
     package_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), index=True)
+    # How learners play it: attempts allowed (none = unlimited), whether a completed attempt may be
+    # followed by a new one, and how attempts grade the module.
+    max_attempts: Mapped[int | None] = mapped_column(Integer)
+    new_attempt_after_completion: Mapped[bool] = mapped_column(default=True)
+    grading_method: Mapped[str] = mapped_column(String(10), default="highest")

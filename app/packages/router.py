@@ -205,8 +205,11 @@ def preview(package_id: uuid.UUID, number: int, session: SessionDep, rt: Runtime
 @router.put("/modules/{module_id}/package", responses=ERRORS, tags=["courses"])
 def attach_package(module_id: uuid.UUID, data: AttachPackage, session: SessionDep, principal: CurrentPrincipal) -> dict:
     """Make a `package` module play this package (its newest ready version for new learners)."""
-    link = service.attach_to_module(session, principal, module_id, data.package_id)
-    return {"module_id": str(link.module_id), "package_id": str(link.package_id)}
+    link = service.attach_to_module(session, principal, module_id, data.package_id, max_attempts=data.max_attempts,
+                                    new_attempt_after_completion=data.new_attempt_after_completion,
+                                    grading_method=data.grading_method)
+    return {"module_id": str(link.module_id), "package_id": str(link.package_id), "max_attempts": link.max_attempts,
+            "new_attempt_after_completion": link.new_attempt_after_completion, "grading_method": link.grading_method}
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:

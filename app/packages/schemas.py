@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,8 +76,12 @@ class DirectUpload(BaseModel):
 
 
 class AttachPackage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"package_id": "0b6f3c1e-2f7a-4d7e-9a59-4f1f6b2d9c10", "max_attempts": 3, "grading_method": "highest"}]})
     package_id: uuid.UUID
+    max_attempts: int | None = Field(default=None, ge=1, le=1000, description="attempts allowed; none: unlimited")
+    new_attempt_after_completion: bool = Field(default=True, description="a completed attempt may be followed by a new one")
+    grading_method: Literal["highest", "average", "first", "last"] = "highest"
 
 
 class PreviewOut(BaseModel):

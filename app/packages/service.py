@@ -369,7 +369,9 @@ def delete_package(session: Session, storage: Storage, principal: Principal, pac
     after_commit(session, cleanup)
 
 
-def attach_to_module(session: Session, principal: Principal, module_id: uuid.UUID, package_id: uuid.UUID) -> ModulePackage:
+def attach_to_module(session: Session, principal: Principal, module_id: uuid.UUID, package_id: uuid.UUID, *,
+                     max_attempts: int | None = None, new_attempt_after_completion: bool = True,
+                     grading_method: str = "highest") -> ModulePackage:
     module, course = courses_service.get_module(session, principal, module_id)
     courses_service.get_editable_course(session, principal, course.id)
     if module.kind is not ModuleKind.package:
@@ -383,6 +385,9 @@ def attach_to_module(session: Session, principal: Principal, module_id: uuid.UUI
         session.add(link)
     else:
         link.package_id = package.id
+    link.max_attempts = max_attempts
+    link.new_attempt_after_completion = new_attempt_after_completion
+    link.grading_method = grading_method
     session.flush()
     return link
 

@@ -1,0 +1,172 @@
+/* RMTC player: frames a SCO and provides the SCORM 1.2 (window.API) and SCORM 2004
+ * (window.API_1484_11) run-time APIs. CMI data lives in this page; GetValue is answered locally,
+ * SetValue is checked against the data model rules sent by the server (the same rules the server
+ * applies to every commit), and commits go to the run-time endpoint with this session's token
+ * (never the user's JWT). On page unload the last commit goes out as a beacon. */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("rmtc-config").textContent);
+  var rules = config.rules;
+  var is12 = config.scorm === "1.2";
+  var cmi = {};
+  var state = "new"; // new | running | ended
+  var lastError = 0;
+  var sequence = 0;
+  var dirty = false;
+  var statusEl = document.getElementById("status");
+
+  function show(text) { statusEl.textContent = text; }
+
+  function request(method, url, body, sync) {
+    var xhr = new XMLHttpRequest();
+    xhr.open(method, url, !sync);
+    xhr.setRequestHeader("Content-Type", "application/json");
+    xhr.send(body === undefined ? null : JSON.stringify(body));
+    return xhr;
+  }
+
+  function load() {
+    var xhr = request("GET", config.runtime + "/cmi", undefined, true);
+    if (xhr.status !== 200) { show("This session cannot start (" + xhr.status + ")."); return false; }
+    cmi = JSON.parse(xhr.responseText).cmi;
+    return true;
+  }
+
+  function commit(terminate, beacon) {
+    sequence += 1;
+    var payload = { sequence: sequence, terminate: !!terminate, data: cmi };
+    if (beacon && navigator.sendBeacon) {
+      return navigator.sendBeacon(config.runtime + "/commit", new Blob([JSON.stringify(payload)], { type: "text/plain" }));
+    }
+    var xhr = request("POST", config.runtime + "/commit", payload, true);
+    if (xhr.status === 200) { dirty = false; show("Saved"); return true; }
+    var code = 101;
+    try { code = JSON.parse(xhr.responseText).errorCode || 101; } catch (e) { /* keep 101 */ }
+    show("Not saved (" + xhr.status + ")");
+    return code;
+  }
+
+  var validator = window.RMTCDataModel(rules);
+
+  function errorCodes() {
+    return is12
+      ? { notInitialized: 301, general: 101, ended: 101, commitFailed: 101 }
+      : { notInitialized: 122, general: 101, ended: 123, beforeInitGet: 122, afterTermGet: 123,
+          beforeInitSet: 132, afterTermSet: 133, beforeInitCommit: 142, afterTermCommit: 143,
+          alreadyInitialized: 103, contentTerminated: 104, terminateBeforeInit: 112, terminateAfterTerm: 113,
+          commitFailed: 391, generalGet: 301, generalSet: 351 };
+  }
+  var E = errorCodes();
+
+  function ok() { lastError = 0; return "true"; }
+  function fail(code) { lastError = code; return "false"; }
+
+  function initialize(param) {
+    if (param !== "" && param !== undefined) return fail(201);
+    if (state === "running") return fail(is12 ? 101 : 103);
+    if (state === "ended") return fail(is12 ? 101 : 104);
+    if (!load()) return fail(101);
+    state = "running";
+    var result = commit(false);
+    return result === true ? ok() : fail(101);
+  }
+
+  function terminate(param) {
+    if (param !== "" && param !== undefined) return fail(201);
+    if (state === "new") return fail(is12 ? 301 : 112);
+    if (state === "ended") return fail(is12 ? 101 : 113);
+    var result = commit(true);
+    state = "ended";
+    if (result !== true) return fail(is12 ? 101 : 111);
+    lastError = 0;
+    setTimeout(afterTerminate, 0);
+    return "true";
+  }
+
+  function getValue(element) {
+    if (state === "new") { lastError = is12 ? 301 : 122; return ""; }
+    if (state === "ended") { lastError = is12 ? 101 : 123; return ""; }
+    var result = validator.get(cmi, element);
+    lastError = result.error;
+    return result.error === 0 ? result.value : "";
+  }
+
+  function setValue(element, value) {
+    if (state === "new") return fail(is12 ? 301 : 132);
+    if (state === "ended") return fail(is12 ? 101 : 133);
+    var code = validator.set(cmi, element, String(value));
+    if (code !== 0) return fail(code);
+    dirty = true;
+    return ok();
+  }
+
+  function commitCall(param) {
+    if (param !== "" && param !== undefined) return fail(201);
+    if (state === "new") return fail(is12 ? 301 : 142);
+    if (state === "ended") return fail(is12 ? 101 : 143);
+    var result = commit(false);
+    return result === true ? ok() : fail(is12 ? 101 : 391);
+  }
+
+  function errorString(code) { return (rules.errors && rules.errors[String(code)]) || ""; }
+
+  if (is12) {
+    window.API = {
+      LMSInitialize: initialize, LMSFinish: terminate, LMSGetValue: getValue, LMSSetValue: setValue,
+      LMSCommit: commitCall, LMSGetLastError: function () { return String(lastError); },
+      LMSGetErrorString: errorString, LMSGetDiagnostic: function (c) { return errorString(c || lastError); }
+    };
+  } else {
+    window.API_1484_11 = {
+      Initialize: initialize, Terminate: terminate, GetValue: getValue, SetValue: setValue, Commit: commitCall,
+      GetLastError: function () { return String(lastError); }, GetErrorString: errorString,
+      GetDiagnostic: function (c) { return errorString(c || lastError); }
+    };
+  }
+
+  // Leaving the page mid-session: the last data goes out as a beacon (text/plain).
+  window.addEventListener("pagehide", function () {
+    if (state === "running") { commit(false, true); }
+  });
+
+  function afterTerminate() {
+    show("Finished");
+    var nav = cmi["adl.nav.request"] || "";
+    var index = config.items.findIndex(function (i) { return i.id === config.unit; });
+    var next = null;
+    if (nav === "continue" || (nav === "" && config.items.length > 1)) next = config.items[index + 1];
+    else if (nav === "previous") next = config.items[index - 1];
+    else if (nav.indexOf("{target=") === 0) {
+      var target = nav.slice(8, nav.indexOf("}"));
+      next = config.items.find(function (i) { return i.id === target; });
+    }
+    if (next) navigate(next.id);
+  }
+
+  function navigate(unitId) {
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", config.runtime + "/navigate", false);
+    xhr.setRequestHeader("Content-Type", "application/json");
+    xhr.send(JSON.stringify({ unit: unitId }));
+    if (xhr.status === 200) { window.location.replace(JSON.parse(xhr.responseText).launch_url); }
+    else { show("Cannot open that part (" + xhr.status + ")."); }
+  }
+
+  var select = document.getElementById("items");
+  if (config.items.length > 1) {
+    config.items.forEach(function (item) {
+      var option = document.createElement("option");
+      option.value = item.id;
+      option.textContent = item.title || item.id;
+      option.selected = item.id === config.unit;
+      select.appendChild(option);
+    });
+    select.hidden = false;
+    select.addEventListener("change", function () {
+      if (state === "running") { commit(true); state = "ended"; }
+      navigate(select.value);
+    });
+  }
+
+  document.getElementById("sco").src = config.content;
+})();

@@ -1,0 +1,314 @@
+"""The SCORM run-time on the server: sessions, initial CMI data, commits.
+
+Each launch opens a run-time session (its token authorises the player's calls, never the user's
+JWT). Commits merge into the unit's stored CMI data after validation against the data model;
+a commit sequence makes repeats and out-of-order arrivals harmless; a session's time is its
+latest reported `session_time` (a snapshot, never added twice), and `total_time` is the sum over
+sessions. Status rules, rollup over the attempt's units, grading across attempts, progress and
+the LRS statements all follow from each accepted commit, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.core.config import Settings
+from app.core.db import public_base_url
+from app.core.errors import AppError, Conflict, NotFound
+from app.core.signing import BadSignature
+from app.courses import service as courses_service
+from app.courses.models import Course
+from app.enrolments import service as enrolments_service
+from app.enrolments.models import ModuleStatus
+from app.enrolments.schemas import ProgressReport
+from app.packages.models import LaunchUnit, ModulePackage, PackageVersion, Standard
+from app.registrations import repository
+from app.registrations.models import Attempt, Registration, RuntimeSession, UnitState
+from app.registrations.scorm_xapi import StatementBuilder
+from app.scorm import commits, datamodel, status, timeutil
+from app.users.models import User
+from app.xapi import recorder
+
+# Elements that belong to one session and are not carried into the next.
+SESSION_ONLY = {"cmi.core.exit", "cmi.core.session_time", "cmi.exit", "cmi.session_time", "adl.nav.request"}
+# Elements the server computes (a client's value is ignored, not refused: scorm-again sends them).
+SERVER_COMPUTED = {"cmi.core.total_time", "cmi.total_time"}
+
+
+class CommitRefused(AppError):
+    status = 400
+    code = "commit-refused"
+    title = "Commit refused"
+
+    def __init__(self, detail: str, scorm_error: int):
+        super().__init__(detail, extra={"errorCode": scorm_error, "result": False})
+
+
+class SessionEnded(Conflict):
+    code = "session-ended"
+    title = "The run-time session has ended"
+
+
+def scorm_version(version: PackageVersion) -> str:
+    return "1.2" if version.standard is Standard.scorm12 else "2004"
+
+
+def _now_iso(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def start_session(session: Session, registration: Registration, attempt: Attempt, unit: LaunchUnit, *, mode: str,
+                  now: dt.datetime) -> RuntimeSession:
+    state = repository.unit_state(session, attempt.id, unit.id)
+    if state is None:
+        state = UnitState(attempt_id=attempt.id, unit_id=unit.id, cmi={}, updated_at=now)
+        session.add(state)
+        session.flush()
+    if state.sessions == 0:
+        entry = "ab-initio"
+    elif state.exit == "suspend":
+        entry = "resume"
+    else:
+        entry = ""
+    state.sessions += 1
+    attempt.current_unit_id = unit.id
+    runtime_session = RuntimeSession(unit_state_id=state.id, entry=entry if mode == "normal" else "", mode=mode, started_at=now)
+    session.add(runtime_session)
+    session.flush()
+    return runtime_session
+
+
+@dataclass
+class Context:
+    runtime_session: RuntimeSession
+    state: UnitState
+    attempt: Attempt
+    registration: Registration
+    unit: LaunchUnit
+    version: PackageVersion
+    link: ModulePackage
+
+    @property
+    def scorm(self) -> str:
+        return scorm_version(self.version)
+
+    @property
+    def review(self) -> bool:
+        return self.runtime_session.mode == "review"
+
+
+def resolve(session: Session, settings: Settings, token: str, *, launch: bool = False, for_update: bool = False) -> Context:
+    from app.registrations.service import launch_signer, runtime_signer
+
+    signer = launch_signer(settings) if launch else runtime_signer(settings)
+    try:
+        session_id = uuid.UUID(signer.verify(token)["s"])
+    except (BadSignature, KeyError, ValueError, TypeError):
+        raise NotFound("No such run-time session (the link is wrong or has expired).") from None
+    runtime_session = repository.runtime_session(session, session_id, for_update=for_update)
+    if runtime_session is None:
+        raise NotFound("No such run-time session.")
+    state = session.get(UnitState, runtime_session.unit_state_id)
+    attempt = session.get(Attempt, state.attempt_id)
+    registration = session.get(Registration, attempt.registration_id)
+    return Context(runtime_session, state, attempt, registration, session.get(LaunchUnit, state.unit_id),
+                   session.get(PackageVersion, attempt.version_id), session.get(ModulePackage, registration.module_id))
+
+
+def _total_cs(session: Session, state: UnitState) -> int:
+    return sum(s.session_time_cs for s in repository.sessions_of(session, state.id))
+
+
+def initial_data(session: Session, ctx: Context) -> dict[str, str]:
+    """The CMI data the player starts the session with."""
+    user = session.get(User, ctx.registration.user_id)
+    data = ctx.unit.data or {}
+    review = ctx.review
+    kwargs: dict[str, Any] = dict(
+        learner_id=str(user.id), learner_name=_learner_name(user.full_name, ctx.scorm),
+        entry=ctx.runtime_session.entry, credit="no-credit" if review else "credit",
+        mode="review" if review else "normal", launch_data=data.get("data_from_lms") or "",
+        max_time_allowed=data.get("max_time_allowed"), time_limit_action=data.get("time_limit_action"),
+        total_time_cs=_total_cs(session, ctx.state) - ctx.runtime_session.session_time_cs,
+    )
+    if ctx.scorm == "1.2":
+        kwargs["mastery_score"] = data.get("mastery_score")
+    else:
+        kwargs["completion_threshold"] = data.get("completion_threshold")
+        kwargs["scaled_passing_score"] = data.get("scaled_passing_score")
+    base = datamodel.initial_cmi(ctx.scorm, **kwargs)
+    stored = {k: v for k, v in (ctx.state.cmi or {}).items() if k not in SESSION_ONLY}
+    read_only = set(base)
+    merged = {**base, **{k: v for k, v in stored.items() if k not in read_only or k.endswith(("lesson_status", "completion_status", "success_status"))}}
+    return merged
+
+
+def _learner_name(full_name: str, scorm: str) -> str:
+    # SCORM 1.2 expects "Last, First"; keep the name as registered when it has no space.
+    if scorm == "1.2" and " " in full_name.strip():
+        first, last = full_name.strip().rsplit(" ", 1)
+        return f"{last}, {first}"
+    return full_name
+
+
+@dataclass
+class CommitResult:
+    accepted: bool  # False: an already-seen sequence (nothing changed)
+    outcome: status.Outcome | None = None
+
+
+def commit(session: Session, settings: Settings, token: str, body: bytes, *, terminate_param: bool, now: dt.datetime) -> CommitResult:
+    ctx = resolve(session, settings, token, for_update=True)
+    rs = ctx.runtime_session
+    try:
+        parsed = commits.parse(body, terminate_param=terminate_param)
+    except commits.CommitFormatError as exc:
+        raise CommitRefused(f"The commit body is not understood: {exc}.", 201 if ctx.scorm == "1.2" else 351) from None
+    if parsed.sequence is not None and parsed.sequence <= rs.last_sequence:
+        return CommitResult(accepted=False)
+    if rs.terminated:
+        raise SessionEnded("This session has ended; launch again to continue.")
+    incoming = {k: v for k, v in parsed.data.items() if k not in SERVER_COMPUTED}
+    before = initial_data(session, ctx) if not rs.initialized else {**ctx.state.cmi}
+    after = {**before, **incoming}
+    try:
+        cleaned = datamodel.validate_commit(ctx.scorm, before, after)
+    except datamodel.ScormError as exc:
+        raise CommitRefused(f"{exc.message}", exc.code) from None
+    review = ctx.review
+    session_key = "cmi.core.session_time" if ctx.scorm == "1.2" else "cmi.session_time"
+    session_cs = rs.session_time_cs
+    if cleaned.get(session_key):
+        parse_time = timeutil.parse_cmitimespan if ctx.scorm == "1.2" else timeutil.parse_iso_duration
+        reported = parse_time(cleaned[session_key])
+        elapsed = int((now - rs.started_at).total_seconds() * 100) + 6000  # a minute of clock skew
+        session_cs = max(0, min(reported, elapsed))
+    builder = _builder(session, ctx, cleaned)
+    batch: list[dict[str, Any]] = []
+    first_commit = not rs.initialized
+    if first_commit:
+        rs.initialized = True
+        batch.append(builder.statement("resumed" if rs.entry == "resume" else "initialized", now))
+    previous = _outcome(ctx, ctx.state.cmi or {})
+    rs.session_time_cs = session_cs
+    rs.last_commit_at = now
+    if parsed.sequence is not None:
+        rs.last_sequence = parsed.sequence
+    if review:
+        # Review mode: nothing the SCO reports changes the record (credit is no-credit).
+        if parsed.terminate:
+            rs.terminated = True
+        return CommitResult(accepted=True)
+    ctx.state.cmi = cleaned
+    exit_key = "cmi.core.exit" if ctx.scorm == "1.2" else "cmi.exit"
+    ctx.state.exit = cleaned.get(exit_key, "")
+    ctx.state.total_time_cs = _total_cs(session, ctx.state)
+    outcome = _outcome(ctx, cleaned)
+    ctx.state.completion_status, ctx.state.success_status = outcome.completion, outcome.success
+    ctx.state.score_scaled = outcome.score_scaled
+    ctx.state.updated_at = now
+    batch.extend(_interaction_statements(builder, ctx, cleaned, now))
+    for verb, changed in (("completed", outcome.completion == "completed" and previous.completion != "completed"),
+                          ("passed", outcome.success == "passed" and previous.success != "passed"),
+                          ("failed", outcome.success == "failed" and previous.success != "failed")):
+        if changed:
+            batch.append(builder.statement(verb, now, result=builder.outcome_result(outcome)))
+    if outcome.score_scaled is not None and outcome.score_scaled != previous.score_scaled:
+        batch.append(builder.statement("scored", now, result=builder.outcome_result(outcome)))
+    if parsed.terminate:
+        rs.terminated = True
+        suspended = ctx.state.exit == "suspend"
+        batch.append(builder.statement("suspended" if suspended else "terminated", now,
+                                       result=builder.outcome_result(outcome, session_cs=session_cs)))
+    states = _roll_up(session, ctx, now, terminated=parsed.terminate)
+    recorder.record(session, batch, base_url=public_base_url(session), now=now)
+    attempt_started = first_commit and not any(s.id != ctx.state.id and s.sessions for s in states)
+    added_cs = session_cs - rs.reported_time_cs
+    rs.reported_time_cs = session_cs
+    _report_progress(session, ctx, now, attempt_started=attempt_started and ctx.state.sessions == 1,
+                     added_seconds=max(0, round(added_cs / 100)))
+    session.flush()
+    return CommitResult(accepted=True, outcome=outcome)
+
+
+def _outcome(ctx: Context, cmi: dict[str, str]) -> status.Outcome:
+    data = ctx.unit.data or {}
+    if ctx.scorm == "1.2":
+        return status.outcome_12(cmi, mastery_score=data.get("mastery_score"))
+    return status.outcome_2004(cmi, completion_threshold=data.get("completion_threshold"),
+                               scaled_passing_score=data.get("scaled_passing_score"))
+
+
+def _builder(session: Session, ctx: Context, cmi: dict[str, str]) -> StatementBuilder:
+    module = courses_service.module_by_id(session, ctx.registration.module_id)
+    course = session.get(Course, module.course_id)
+    language = cmi.get("cmi.learner_preference.language") or cmi.get("cmi.student_preference.language") or ""
+    from app.core.i18n import is_language_tag
+
+    return StatementBuilder(
+        base_url=public_base_url(session), user_id=ctx.registration.user_id, registration_id=ctx.registration.id,
+        attempt_id=ctx.attempt.id, package_id=ctx.registration.package_id, unit_identifier=ctx.unit.identifier,
+        unit_title=ctx.unit.title, course=course, module=module,
+        language=language if language and is_language_tag(language) else "",
+    )
+
+
+def _interaction_statements(builder: StatementBuilder, ctx: Context, cmi: dict[str, str], now: dt.datetime) -> list[dict[str, Any]]:
+    out = []
+    index = ctx.state.interactions_recorded
+    response_key = "student_response" if ctx.scorm == "1.2" else "learner_response"
+    while f"cmi.interactions.{index}.id" in cmi:
+        if f"cmi.interactions.{index}.{response_key}" not in cmi and f"cmi.interactions.{index}.result" not in cmi:
+            break  # recorded once it has a response or a result
+        statement = builder.interaction(cmi, index, ctx.scorm == "1.2", now)
+        if statement is not None:
+            out.append(statement)
+        index += 1
+    ctx.state.interactions_recorded = index
+    return out
+
+
+def _roll_up(session: Session, ctx: Context, now: dt.datetime, *, terminated: bool) -> list[UnitState]:
+    """The attempt's outcome from its units (all launchable units count; unplayed ones are not
+    attempted); the attempt ends when it is done and the learner leaves without suspending."""
+    from app.registrations import sequencing
+
+    from app.registrations.service import units_of
+
+    units = units_of(session, ctx.attempt.version_id)
+    states = {s.unit_id: s for s in repository.unit_states(session, ctx.attempt.id)}
+    rolled = sequencing.roll_up(ctx.version.structure or {}, units, states)
+    ctx.attempt.completion_status = rolled.completion
+    ctx.attempt.success_status = rolled.success
+    ctx.attempt.score_scaled = rolled.score_scaled
+    ctx.attempt.total_time_cs = sum(s.total_time_cs for s in states.values())
+    ctx.attempt.tree_state = rolled.tree_state
+    if terminated and rolled.done and ctx.state.exit != "suspend" and ctx.attempt.finished_at is None:
+        ctx.attempt.finished_at = now
+    return list(states.values())
+
+
+def _report_progress(session: Session, ctx: Context, now: dt.datetime, *, attempt_started: bool, added_seconds: int) -> None:
+    from app.registrations.service import grade
+
+    attempts = repository.attempts_of(session, ctx.registration.id)
+    graded = grade(ctx.link.grading_method, attempts)
+    best = status.Outcome(ctx.attempt.completion_status, ctx.attempt.success_status, graded)
+    module_status = status.module_status(best)
+    if any(a.success_status == "passed" for a in attempts):
+        module_status = "passed"
+    ctx.registration.status = module_status
+    ctx.registration.score_scaled = graded
+    ctx.registration.updated_at = now
+    enrolments_service.record_progress(
+        session, user_id=ctx.registration.user_id, module_id=ctx.registration.module_id, kind="package",
+        report=ProgressReport(status=ModuleStatus(module_status),
+                              score_scaled=None if graded is None else max(0.0, min(1.0, graded)),
+                              time_spent_seconds=added_seconds, attempt_started=attempt_started),
+        now=now,
+    )
