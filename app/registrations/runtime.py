@@ -132,20 +132,17 @@ def initial_data(session: Session, ctx: Context) -> dict[str, str]:
     kwargs: dict[str, Any] = dict(
         learner_id=str(user.id), learner_name=_learner_name(user.full_name, ctx.scorm),
         entry=ctx.runtime_session.entry, credit="no-credit" if review else "credit",
-        mode="review" if review else "normal", launch_data=data.get("data_from_lms") or "",
+        mode="review" if review else "normal", launch_data=data.get("data_from_lms"),
         max_time_allowed=data.get("max_time_allowed"), time_limit_action=data.get("time_limit_action"),
-        total_time_cs=_total_cs(session, ctx.state) - ctx.runtime_session.session_time_cs,
+        total_time=_total_cs(session, ctx.state) - ctx.runtime_session.session_time_cs,
+        previous={k: v for k, v in (ctx.state.cmi or {}).items() if k not in SESSION_ONLY},
     )
     if ctx.scorm == "1.2":
         kwargs["mastery_score"] = data.get("mastery_score")
     else:
         kwargs["completion_threshold"] = data.get("completion_threshold")
         kwargs["scaled_passing_score"] = data.get("scaled_passing_score")
-    base = datamodel.initial_cmi(ctx.scorm, **kwargs)
-    stored = {k: v for k, v in (ctx.state.cmi or {}).items() if k not in SESSION_ONLY}
-    read_only = set(base)
-    merged = {**base, **{k: v for k, v in stored.items() if k not in read_only or k.endswith(("lesson_status", "completion_status", "success_status"))}}
-    return merged
+    return datamodel.initial_cmi(ctx.scorm, **kwargs)
 
 
 def _learner_name(full_name: str, scorm: str) -> str:
