@@ -8,7 +8,7 @@ import json
 import uuid
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -218,10 +218,11 @@ async def runtime_commit_put(token: str, request: Request, rt: RuntimeDep) -> Re
 class NavigateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     unit: str = Field(max_length=500)
+    request: Literal["choice", "continue", "previous"] = "choice"
 
 
 @player_router.post("/runtime/{token}/navigate", include_in_schema=False)
 def runtime_navigate(token: str, data: NavigateIn, session: SessionDep, rt: RuntimeDep) -> dict[str, Any]:
     """Choice/flow navigation from the player: a launch URL for another unit of the same attempt."""
-    launch = service.navigate(session, rt.settings, token, data.unit, now=utcnow())
+    launch = service.navigate(session, rt.settings, token, data.unit, request=data.request, now=utcnow())
     return {"launch_url": launch.url, "unit": launch.unit.identifier}

@@ -46,7 +46,7 @@ class CommitRefused(AppError):
     title = "Commit refused"
 
     def __init__(self, detail: str, scorm_error: int):
-        super().__init__(detail, extra={"errorCode": scorm_error, "result": False})
+        super().__init__(detail, errorCode=scorm_error, result=False)
 
 
 class SessionEnded(Conflict):

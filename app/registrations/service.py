@@ -198,9 +198,11 @@ def launch(session: Session, settings: Settings, principal: Principal, registrat
                   registration=registration, attempt=attempt, unit=unit, runtime_session=runtime_session, mode=mode)
 
 
-def navigate(session: Session, settings: Settings, runtime_token: str, unit_identifier: str, *, now: dt.datetime) -> Launch:
-    """From a running (or just ended) session to another unit of the same attempt; hidden or
-    disabled items (pre-condition rules) cannot be chosen."""
+def navigate(session: Session, settings: Settings, runtime_token: str, unit_identifier: str, *, request: str = "choice",
+             now: dt.datetime) -> Launch:
+    """From a running (or just ended) session to another unit of the same attempt. Disabled items
+    (pre-condition rules) cannot be delivered; hidden ones (isvisible="false", hiddenFromChoice)
+    cannot be chosen from the menu but are reached by flow (continue/previous)."""
     from app.registrations import runtime
 
     ctx = runtime.resolve(session, settings, runtime_token)
@@ -208,7 +210,7 @@ def navigate(session: Session, settings: Settings, runtime_token: str, unit_iden
     if unit is None:
         raise NotFound(f"No unit {unit_identifier!r} in this package.")
     flags = ((ctx.attempt.tree_state or {}).get("items") or {}).get(unit_identifier) or {}
-    if flags.get("disabled") or flags.get("hidden"):
+    if flags.get("disabled") or (request == "choice" and flags.get("hidden")):
         raise Forbidden("That item is not available now.")
     mode = "review" if ctx.review else "normal"
     runtime_session = runtime.start_session(session, ctx.registration, ctx.attempt, unit, mode=mode, now=now)

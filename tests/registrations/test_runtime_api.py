@@ -173,6 +173,16 @@ def test_scorm2004_thresholds_decide_status_and_navigation_between_items(client,
     assert _commit(client, base2, {"sequence": 1, "terminate": True,
                                    "data": {"cmi.completion_status": "completed", "cmi.success_status": "passed",
                                             "cmi.session_time": "PT1S"}}).status_code == 200
+    # The hidden appendix (isvisible="false") still counts in the rollup: not completed yet.
+    reg = client.get(f"/api/v1/registrations/{body['registration_id']}", headers=played.learner_headers).json()
+    assert reg["attempts"][0]["completion_status"] == "incomplete"
+    # It cannot be chosen from the menu, but flow reaches it.
+    assert client.post(f"{base2}/navigate", json={"unit": "HIDDEN"}).status_code == 403
+    hidden = client.post(f"{base2}/navigate", json={"unit": "HIDDEN", "request": "continue"})
+    assert hidden.status_code == 200
+    base3, _ = runtime_base(client, hidden.json()["launch_url"])
+    assert _commit(client, base3, {"sequence": 1, "terminate": True,
+                                   "data": {"cmi.completion_status": "completed", "cmi.session_time": "PT1S"}}).status_code == 200
     reg = client.get(f"/api/v1/registrations/{body['registration_id']}", headers=played.learner_headers).json()
     assert reg["attempts"][0]["completion_status"] == "completed" and reg["status"] in ("passed", "completed")
     assert client.post(f"{base}/navigate", json={"unit": "NOPE"}).status_code == 404

@@ -140,14 +140,14 @@
       var target = nav.slice(8, nav.indexOf("}"));
       next = config.items.find(function (i) { return i.id === target; });
     }
-    if (next) navigate(next.id);
+    if (next) navigate(next.id, nav.indexOf("{target=") === 0 ? "choice" : (nav === "previous" ? "previous" : "continue"));
   }
 
-  function navigate(unitId) {
+  function navigate(unitId, request) {
     var xhr = new XMLHttpRequest();
     xhr.open("POST", config.runtime + "/navigate", false);
     xhr.setRequestHeader("Content-Type", "application/json");
-    xhr.send(JSON.stringify({ unit: unitId }));
+    xhr.send(JSON.stringify({ unit: unitId, request: request || "choice" }));
     if (xhr.status === 200) { window.location.replace(JSON.parse(xhr.responseText).launch_url); }
     else { show("Cannot open that part (" + xhr.status + ")."); }
   }
