@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 
+from app.assessments.grading import normalise_text
 from app.assessments.models import QuestionType
 from app.core.i18n import LanguageMap, LanguageTag
 
@@ -132,8 +133,6 @@ class ShortText(_Common):
     def _key(self) -> ShortText:
         if not any(a.credit == 1 for a in self.answers):
             raise ValueError("at least one accepted answer must give full credit")
-        from app.assessments.grading import normalise_text
-
         seen: set[str] = set()
         for a in self.answers:
             key = normalise_text(a.text, case_sensitive=self.case_sensitive, whitespace=self.whitespace)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from app.assessments import attempt_service, quiz_service, report_service, service, views
 from app.assessments.content import QuestionInput
+from app.assessments.models import QuestionType
 from app.assessments.schemas import (
     AnswersIn,
     AttemptOut,
@@ -158,7 +159,7 @@ def list_questions(
     category_id: uuid.UUID | None = None,
     subcategories: bool = Query(default=False, description="With `category_id`: include its subcategories"),
     tag: Annotated[str | None, Query(max_length=64)] = None,
-    type: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z_]+$")] = None,
+    type: QuestionType | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Words in the name or text, any language")] = None,
     archived: bool = False,
     cursor: str | None = Query(default=None, max_length=500),

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.assessments import content, gift, moodle_xml, repository
 from app.assessments.content import question_input
 from app.assessments.interchange import DocumentUnreadable, ExportQuestion
-from app.assessments.models import Question, QuestionBank, QuestionCategory, QuestionVersion
+from app.assessments.models import Question, QuestionBank, QuestionCategory, QuestionType, QuestionVersion
 from app.assessments.schemas import BankCreate, BankUpdate, ImportReport, ImportRow
 from app.auth.principal import Principal
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed, field_error
@@ -219,7 +219,7 @@ def archive_question(session: Session, principal: Principal, question_id: uuid.U
 
 def list_questions(
     session: Session, principal: Principal, bank_id: uuid.UUID, *, category_id: uuid.UUID | None, subcategories: bool,
-    tag: str | None, qtype: str | None, q: str | None, archived: bool, cursor: str | None, limit: int,
+    tag: str | None, qtype: QuestionType | None, q: str | None, archived: bool, cursor: str | None, limit: int,
 ) -> tuple[list[Question], str | None]:
     bank = get_bank(session, principal, bank_id)
     category_ids = None
@@ -271,7 +271,7 @@ def question_details(session: Session, questions: list[Question]) -> tuple[dict,
 
 def _error_text(err: dict) -> str:
     loc = [str(p) for p in err.get("loc", ())]
-    if loc and loc[0] in {t.value for t in content.QuestionType}:
+    if loc and loc[0] in {t.value for t in QuestionType}:
         loc = loc[1:]
     msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     return f"{'.'.join(loc)}: {msg}" if loc else msg
@@ -293,7 +293,7 @@ def import_questions(
     accepted: list[tuple[ImportRow, BaseModel]] = []
     for p in parsed:
         qtype = (p.body or {}).get("type")
-        row = ImportRow(index=p.index, line=p.line, name=p.name, type=qtype if qtype in content.QuestionType._value2member_map_ else None,
+        row = ImportRow(index=p.index, line=p.line, name=p.name, type=qtype if qtype in QuestionType._value2member_map_ else None,
                         category=p.category, status="valid", errors=list(p.errors), warnings=list(p.warnings))
         rows.append(row)
         if p.skipped:

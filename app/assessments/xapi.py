@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from app.assessments import grading
 from app.assessments.models import AttemptItem, QuestionType, QuestionVersion, Quiz, QuizAttempt
 from app.core.db import public_base_url
-from app.courses.models import Course, Module
+from app.courses import service as courses_service
+from app.courses.models import Module
 from app.enrolments import lrs_feed
 from app.xapi import recorder
 
@@ -155,8 +156,8 @@ class AttemptStatements:
         self.base_url = public_base_url(session)
         self.quiz = quiz
         self.attempt = attempt
-        self.module = session.get(Module, quiz.module_id)
-        self.course = session.get(Course, quiz.course_id)
+        self.module = courses_service.module_by_id(session, quiz.module_id)
+        self.course = courses_service.courses_by_id(session, [quiz.course_id])[quiz.course_id]
         self.quiz_activity = quiz_activity(self.base_url, quiz, self.module)
         self.course_activity = lrs_feed.course_activity(self.base_url, self.course)
 

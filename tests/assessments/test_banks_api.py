@@ -161,6 +161,7 @@ def test_listing_filters_search_and_pagination(client, setup):
     rest = client.get(url, params={"limit": 2, "cursor": page["next_cursor"]}, headers=ih).json()
     assert [q["id"] for q in rest["items"]] == [c["id"]] and rest["next_cursor"] is None
     assert client.get(url, params={"cursor": "garbage"}, headers=ih).status_code == 400
+    assert client.get(url, params={"type": "hologram"}, headers=ih).status_code == 422
 
 
 def test_archiving_and_deleting(client, setup):
