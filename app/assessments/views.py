@@ -38,7 +38,20 @@ from app.auth.principal import Principal
 from app.core.i18n import pick
 from app.courses import service as courses_service
 
-TRUE_FALSE = {"en": ("True", "False")}
+# Labels of true/false answers in the programme's languages (the item's language picks one).
+TRUE_FALSE = {
+    "en": {"true": "True", "false": "False"},
+    "sr-Latn": {"true": "Tačno", "false": "Netačno"},
+    "sr-Cyrl": {"true": "Тачно", "false": "Нетачно"},
+    "bs": {"true": "Tačno", "false": "Netačno"},
+    "hr": {"true": "Točno", "false": "Netočno"},
+    "cnr": {"true": "Tačno", "false": "Netačno"},
+    "mk": {"true": "Точно", "false": "Неточно"},
+    "sq": {"true": "E vërtetë", "false": "E gabuar"},
+    "sl": {"true": "Drži", "false": "Ne drži"},
+    "de": {"true": "Richtig", "false": "Falsch"},
+    "el": {"true": "Σωστό", "false": "Λάθος"},
+}
 
 
 class Texts:
@@ -196,7 +209,8 @@ def item_out(item: AttemptItem, version: QuestionVersion, texts: Texts, review: 
     elif version.type is QuestionType.ordering:
         out.items = _options(data["items"], layout.get("items", []), texts, language)
     elif version.type is QuestionType.true_false:
-        out.choices = [Option(id="true", text="True"), Option(id="false", text="False")]
+        labels = TRUE_FALSE.get(language) or TRUE_FALSE.get(language.split("-")[0]) or TRUE_FALSE["en"]
+        out.choices = [Option(id="true", text=labels["true"]), Option(id="false", text=labels["false"])]
     elif version.type is QuestionType.essay:
         out.min_words, out.max_words = data.get("min_words"), data.get("max_words")
     if open_attempt or "answers" in review:

@@ -132,6 +132,8 @@ def test_texts_follow_the_learners_language(client, factory, world):
     assert sc["language"] == "sr-Latn" and sc["text"] == "Ko je dete bez pratnje?"
     assert "Lice mlađe od 18 bez pratnje" in [c["text"] for c in sc["choices"]]
     assert "Any person under 18" in [c["text"] for c in sc["choices"]]  # no translation: English
+    tf = next(i for i in attempt["items"] if i["type"] == "true_false")
+    assert tf["language"] == "en" and [c["text"] for c in tf["choices"]] == ["True", "False"]
     quiz_sr = client.get(f"/api/v1/quizzes/{quiz['id']}", params={"lang": "sr"}, headers=lh).json()
     assert quiz_sr["title"] == "Test 1 (sr)" and quiz_sr["language"] == "sr-Latn"
 

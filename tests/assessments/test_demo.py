@@ -29,6 +29,8 @@ def test_demo_pre_and_post_test(client, settings):
     learner = _login(client, "learner.rs@rmtc.example", "demo-learner-2026")
     attempt = client.post(f"/api/v1/quizzes/{post['id']}/attempts", headers={**learner, "Accept-Language": "sr-Latn"}).json()
     assert len(attempt["items"]) == 6 and {i["language"] for i in attempt["items"]} == {"sr-Latn"}
+    true_false = next(i for i in attempt["items"] if i["type"] == "true_false")
+    assert [c["text"] for c in true_false["choices"]] == ["Tačno", "Netačno"]
     assert client.post(f"/api/v1/quizzes/{pre['id']}/attempts", headers=learner).json()["code"] == "no-attempts-left"
     coordinator = _login(client, "coordinator.rs@rmtc.example", "demo-coordinator-2026")
     assert client.get(f"/api/v1/quizzes/{pre['id']}/report", headers=coordinator).json()["graded_learners"] == 2
