@@ -22,11 +22,19 @@ MAX_TEXT = 20000
 MAX_OPTION = 2000
 
 
+def no_nul(value: str) -> str:
+    # PostgreSQL stores no NUL character in text or JSONB; refuse it as input, not as a 500.
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
 def _bounded_map(limit: int):
     def check(value: dict[str, str]) -> dict[str, str]:
         for tag, text in value.items():
             if len(text) > limit:
                 raise ValueError(f"the {tag!r} text is longer than {limit} characters")
+            no_nul(text)
         return value
 
     return check
@@ -40,8 +48,10 @@ Text = Annotated[LanguageMap, AfterValidator(_bounded_map(MAX_TEXT))]
 OptionText = Annotated[LanguageMap, AfterValidator(_bounded_map(MAX_OPTION))]
 # Feedback and explanations may be empty; blank languages are dropped.
 OptionalText = Annotated[dict[LanguageTag, str], AfterValidator(_bounded_map(MAX_TEXT)), AfterValidator(_drop_blank)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-CategoryPath = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Title = Annotated[LanguageMap, AfterValidator(_bounded_map(500))]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(no_nul)]
+CategoryPath = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(no_nul)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(no_nul)]
 Credit = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 
 
@@ -50,7 +60,7 @@ class _Strict(BaseModel):
 
 
 class _Common(_Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None = Field(
+    name: Name | None = Field(
         default=None, description="Short name in bank lists; default: the start of the text"
     )
     category: CategoryPath | None = Field(
@@ -115,7 +125,7 @@ class TrueFalse(_Common):
 
 
 class AcceptedText(_Strict):
-    text: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(no_nul)]
     credit: Credit = 1.0
     feedback: OptionalText = Field(default_factory=dict)
 

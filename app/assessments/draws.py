@@ -41,21 +41,25 @@ def draw_questions(seed: int, slots: list[SlotSpec], *, shuffle: bool) -> list[t
     """(slot position, question id) for every question of an attempt, in the order shown.
 
     A question appears at most once: fixed questions are never drawn again, and slots drawing from
-    overlapping categories do not repeat each other's questions.
+    overlapping categories do not repeat each other's questions. The smallest pools draw first, so
+    a subcategory's draw never finds its questions taken by a draw from its parent category.
     """
     rng = random.Random(f"{seed}:questions")
     taken = {s.question_id for s in slots if s.question_id is not None}
+    drawn: dict[int, list[uuid.UUID]] = {}
+    random_slots = [s for s in slots if s.question_id is None]
+    for slot in sorted(random_slots, key=lambda s: (len(set(s.pool)), s.position)):
+        candidates = sorted(set(slot.pool) - taken, key=str)
+        if len(candidates) < slot.count:
+            raise NotEnoughQuestions(slot.position, slot.count, len(candidates))
+        drawn[slot.position] = rng.sample(candidates, slot.count)
+        taken.update(drawn[slot.position])
     chosen: list[tuple[int, uuid.UUID]] = []
     for slot in sorted(slots, key=lambda s: s.position):
         if slot.question_id is not None:
             chosen.append((slot.position, slot.question_id))
-            continue
-        candidates = sorted(set(slot.pool) - taken, key=str)
-        if len(candidates) < slot.count:
-            raise NotEnoughQuestions(slot.position, slot.count, len(candidates))
-        picked = rng.sample(candidates, slot.count)
-        taken.update(picked)
-        chosen.extend((slot.position, q) for q in picked)
+        else:
+            chosen.extend((slot.position, q) for q in drawn[slot.position])
     if shuffle:
         rng.shuffle(chosen)
     return chosen

@@ -52,6 +52,8 @@ def check_response(qtype: QuestionType, data: dict[str, Any], response: Any) -> 
     """Validate a response against the question; returns it normalised (None clears it)."""
     if response is None:
         return None
+    if isinstance(response, str) and "\x00" in response:
+        raise ResponseInvalid("a text may not contain a NUL character")
     if qtype is QuestionType.single_choice:
         ids = {c["id"] for c in data["choices"]}
         if not isinstance(response, str) or response not in ids:

@@ -4,9 +4,10 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from pydantic import AfterValidator
 
 from app.assessments import attempt_service, quiz_service, report_service, service, views
-from app.assessments.content import QuestionInput
+from app.assessments.content import QuestionInput, no_nul
 from app.assessments.models import QuestionType
 from app.assessments.schemas import (
     AnswersIn,
@@ -44,6 +45,12 @@ from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.core.uploads import SpooledUpload, spooled_body
 
 router = APIRouter(prefix="/api/v1", responses=problems(401))
+
+
+def _no_nul(value: str | None) -> str | None:
+    return None if value is None else no_nul(value)
+
+
 ERRORS = problems(403, 404, 409, 422)
 Format = Literal["gift", "moodle_xml"]
 XML_TYPES = ("application/xml", "text/xml")
@@ -105,7 +112,7 @@ def create_bank(data: BankCreate, session: SessionDep, principal: CurrentPrincip
 @router.get("/question-banks", response_model=list[BankOut], responses=problems(403), tags=["question-banks"])
 def list_banks(
     session: SessionDep, principal: CurrentPrincipal, course_id: uuid.UUID | None = None,
-    thematic_area: Annotated[str | None, Query(max_length=64)] = None,
+    thematic_area: Annotated[str | None, Query(max_length=64), AfterValidator(_no_nul)] = None,
 ) -> list[BankOut]:
     banks = service.list_banks(session, principal, course_id=course_id, thematic_area=thematic_area)
     return [views.bank_out(session, b) for b in banks]
@@ -158,9 +165,10 @@ def list_questions(
     bank_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal,
     category_id: uuid.UUID | None = None,
     subcategories: bool = Query(default=False, description="With `category_id`: include its subcategories"),
-    tag: Annotated[str | None, Query(max_length=64)] = None,
+    tag: Annotated[str | None, Query(max_length=64), AfterValidator(_no_nul)] = None,
     type: QuestionType | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="Words in the name or text, any language")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Words in the name or text, any language"),
+                 AfterValidator(_no_nul)] = None,
     archived: bool = False,
     cursor: str | None = Query(default=None, max_length=500),
     limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),

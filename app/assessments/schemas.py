@@ -6,11 +6,10 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.assessments.content import CategoryPath, OptionalText, Tag
+from app.assessments.content import CategoryPath, OptionalText, Tag, Title, no_nul
 from app.assessments.models import AttemptStatus, FinishReason, GradingMethod, QuestionType, TestPhase
-from app.core.i18n import LanguageMap
 
 AreaCode = Annotated[str, StringConstraints(max_length=64)]
 ReviewItem = Literal["score", "answers", "marks", "correct_answers", "feedback"]
@@ -25,7 +24,7 @@ class _Strict(BaseModel):
 
 
 class BankCreate(_Strict):
-    title: LanguageMap = Field(examples=[{"en": "Vulnerable persons in asylum procedures", "sr-Latn": "Ranjiva lica u postupku azila"}])
+    title: Title = Field(examples=[{"en": "Vulnerable persons in asylum procedures", "sr-Latn": "Ranjiva lica u postupku azila"}])
     description: OptionalText = Field(default_factory=dict)
     course_id: uuid.UUID | None = Field(default=None, description="A bank of this course (its instructors)")
     thematic_area: AreaCode | None = Field(
@@ -40,7 +39,7 @@ class BankCreate(_Strict):
 
 
 class BankUpdate(_Strict):
-    title: LanguageMap | None = None
+    title: Title | None = None
     description: OptionalText | None = None
 
 
@@ -349,7 +348,7 @@ class SaveResult(BaseModel):
 
 class ManualGrade(_Strict):
     points: float = Field(ge=0, le=1000, description="At most the question's points in this attempt")
-    comment: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    comment: Annotated[str, StringConstraints(max_length=5000), AfterValidator(no_nul)] | None = None
 
 
 class QueueEntry(BaseModel):

@@ -187,6 +187,8 @@ def test_other_malformed_answer_requests(client, factory, world):
     assert client.patch(url, json={"answers": []}, headers=lh).status_code == 422
     assert client.patch(url, json={"answers": [{"item_id": item, "response": None}] * 201}, headers=lh).status_code == 422
     assert client.patch(url, content=b"{not json", headers={**lh, "Content-Type": "application/json"}).status_code == 422
+    st = next(i for i in attempt["items"] if i["type"] == "short_text")["id"]
+    assert client.patch(url, json={"answers": [{"item_id": st, "response": "EURO\x00DAC"}]}, headers=lh).status_code == 422
     nu = next(i for i in attempt["items"] if i["type"] == "numeric")["id"]
     raw = '{"answers": [{"item_id": "%s", "response": NaN}]}' % nu
     assert client.patch(url, content=raw, headers={**lh, "Content-Type": "application/json"}).status_code == 422

@@ -184,3 +184,16 @@ def test_archiving_and_deleting(client, setup):
     assert client.patch(f"/api/v1/question-banks/{empty['id']}", json={"title": {"en": "Renamed"}}, headers=ih).json()["title"] == {"en": "Renamed"}
     assert client.delete(f"/api/v1/question-banks/{empty['id']}", headers=ih).status_code == 204
     assert client.get(f"/api/v1/question-banks/{empty['id']}", headers=ih).status_code == 404
+
+
+def test_nul_characters_are_refused_not_stored(client, setup):
+    """PostgreSQL stores no NUL character: such input is a 422 here, never a server error."""
+    ih, bank = setup["ih"], setup["bank"]
+    url = f"/api/v1/question-banks/{bank['id']}"
+    assert client.post(f"{url}/questions", json={"type": "true_false", "text": {"en": "a\x00"}, "correct": True}, headers=ih).status_code == 422
+    assert client.post(f"{url}/questions", json={**h.single_choice(), "tags": ["a\x00"]}, headers=ih).status_code == 422
+    assert client.post(f"{url}/categories", json={"path": "A/\x00"}, headers=ih).status_code == 422
+    assert client.get(f"{url}/questions", params={"q": "a\x00", "tag": "b\x00"}, headers=ih).status_code == 422
+    assert client.patch(url, json={"title": {"en": "\x00"}}, headers=ih).status_code == 422
+    r = client.post(f"{url}/import", content="::Q\x00::Text\x00 {T}".encode(), headers={**ih, "Content-Type": "text/plain"})
+    assert r.status_code == 422 and r.json()["report"]["questions"][0]["status"] == "refused"

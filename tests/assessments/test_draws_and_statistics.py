@@ -113,3 +113,13 @@ def test_pre_post_means_use_learners_with_both_grades():
 def test_csv_cells_cannot_become_formulas():
     text = reports.to_csv(["name", "score"], [["=HYPERLINK(\"x\")", 0.5], ["Ana", None]])
     assert text.splitlines() == ["name,score", "\"'=HYPERLINK(\"\"x\"\")\",0.5", "Ana,"]
+
+
+def test_a_subcategory_draw_is_filled_before_its_parent_takes_its_questions():
+    children = [uuid.UUID(int=i) for i in (1, 2)]
+    everything = [uuid.UUID(int=i) for i in range(1, 6)]  # the parent category with its subcategory
+    slots = [draws.SlotSpec(position=1, pool=everything, count=3), draws.SlotSpec(position=2, pool=children, count=2)]
+    for seed in range(100):
+        drawn = draws.draw_questions(seed, slots, shuffle=False)
+        assert [p for p, _ in drawn] == [1, 1, 1, 2, 2]
+        assert {q for p, q in drawn if p == 2} == set(children)
