@@ -28,7 +28,8 @@ from app.assessments.quiz_service import QuizContext
 from app.assessments.schemas import AnswerIn
 from app.assessments.xapi import AttemptStatements
 from app.auth.principal import Principal
-from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from app.core.pagination import decode_cursor, encode_cursor
 from app.courses import service as courses_service
 from app.enrolments import service as enrolments_service
 from app.enrolments.models import ModuleStatus
@@ -220,11 +221,25 @@ def _module_and_course(session: Session, quiz: Quiz):
 
 
 def list_attempts(
-    session: Session, principal: Principal, quiz_id: uuid.UUID, *, user_id: uuid.UUID | None, now: dt.datetime
-) -> tuple[QuizContext, list[QuizAttempt]]:
+    session: Session, principal: Principal, quiz_id: uuid.UUID, *, user_id: uuid.UUID | None, cursor: str | None, limit: int,
+    now: dt.datetime,
+) -> tuple[QuizContext, list[QuizAttempt], str | None]:
+    """Attempts in the caller's scope, oldest first, a page at a time."""
     ctx = quiz_service.get_quiz(session, principal, quiz_id)
     close_expired(session, now, quiz_id=ctx.quiz.id, user_id=None if principal.role is not Role.learner else principal.user_id)
-    return ctx, repository.attempts(session, principal, ctx.quiz.id, user_id=user_id)
+    after = None
+    if cursor:
+        started_raw, id_raw = decode_cursor(cursor, 2)
+        try:
+            after = (dt.datetime.fromisoformat(started_raw), uuid.UUID(id_raw))
+        except (TypeError, ValueError):
+            raise BadRequest("The cursor is not valid; start again from the first page.") from None
+    rows = repository.attempt_page(session, principal, ctx.quiz.id, user_id=user_id, after=after, limit=limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.started_at.isoformat(), str(last.id)])
+    return ctx, rows[:limit], next_cursor
 
 
 def items_with_versions(session: Session, attempts: list[QuizAttempt]) -> tuple[dict[uuid.UUID, list[AttemptItem]], dict[uuid.UUID, QuestionVersion]]:
@@ -233,9 +248,11 @@ def items_with_versions(session: Session, attempts: list[QuizAttempt]) -> tuple[
     return items, versions
 
 
-def is_reviewer(session: Session, principal: Principal, attempt: QuizAttempt, quiz: Quiz) -> bool:
+def is_reviewer(session: Session, principal: Principal, attempt: QuizAttempt, quiz: Quiz, *, manages: bool | None = None) -> bool:
     """Who sees an attempt in full: anyone in scope but its learner, and the course's teachers."""
-    return attempt.user_id != principal.user_id or quiz_service.can_manage(session, principal, quiz.course_id)
+    if attempt.user_id != principal.user_id:
+        return True
+    return manages if manages is not None else quiz_service.can_manage(session, principal, quiz.course_id)
 
 
 # Answering ----------------------------------------------------------------------------------

@@ -333,6 +333,19 @@ def attempts(
     return list(session.scalars(stmt.order_by(QuizAttempt.user_id, QuizAttempt.number)))
 
 
+def attempt_page(
+    session: Session, principal: Principal, quiz_id: uuid.UUID, *, user_id: uuid.UUID | None,
+    after: tuple[dt.datetime, uuid.UUID] | None, limit: int,
+) -> list[QuizAttempt]:
+    stmt = select(QuizAttempt).where(QuizAttempt.quiz_id == quiz_id, attempts_visible_to(principal))
+    if user_id is not None:
+        stmt = stmt.where(QuizAttempt.user_id == user_id)
+    if after is not None:
+        started, aid = after
+        stmt = stmt.where(or_(QuizAttempt.started_at > started, and_(QuizAttempt.started_at == started, QuizAttempt.id > aid)))
+    return list(session.scalars(stmt.order_by(QuizAttempt.started_at, QuizAttempt.id).limit(limit)))
+
+
 def user_attempts(session: Session, quiz_id: uuid.UUID, user_id: uuid.UUID) -> list[QuizAttempt]:
     stmt = select(QuizAttempt).where(QuizAttempt.quiz_id == quiz_id, QuizAttempt.user_id == user_id).order_by(QuizAttempt.number)
     return list(session.scalars(stmt))

@@ -12,7 +12,7 @@ from app.assessments.models import QuestionType
 from app.assessments.schemas import (
     AnswersIn,
     AttemptOut,
-    AttemptSummary,
+    AttemptPage,
     BankCreate,
     BankOut,
     BankUpdate,
@@ -322,14 +322,22 @@ def start_attempt(quiz_id: uuid.UUID, response: Response, session: SessionDep, p
     return views.attempt_out(session, principal, ctx, attempt, lang, now)
 
 
-@router.get("/quizzes/{quiz_id}/attempts", response_model=list[AttemptSummary], responses=problems(404), tags=["quizzes"])
-def list_attempts(quiz_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
-                  user_id: uuid.UUID | None = None) -> list[AttemptSummary]:
-    """Attempts in your scope: a learner's own; the course's instructors, coordinators (their
-    country) and admins see learners' attempts."""
+@router.get("/quizzes/{quiz_id}/attempts", response_model=AttemptPage, responses=problems(400, 404), tags=["quizzes"])
+def list_attempts(
+    quiz_id: uuid.UUID, request: Request, session: SessionDep, principal: CurrentPrincipal, user_id: uuid.UUID | None = None,
+    cursor: str | None = Query(default=None, max_length=500), limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+) -> AttemptPage:
+    """Attempts in your scope, oldest first: a learner's own; the course's instructors,
+    coordinators (their country) and admins see learners' attempts."""
     now = utcnow()
-    ctx, rows = attempt_service.list_attempts(session, principal, quiz_id, user_id=user_id, now=now)
-    return [views.attempt_summary(ctx.quiz, a, now, reviewer=attempt_service.is_reviewer(session, principal, a, ctx.quiz)) for a in rows]
+    ctx, rows, next_cursor = attempt_service.list_attempts(session, principal, quiz_id, user_id=user_id, cursor=cursor,
+                                                           limit=limit, now=now)
+    manages = quiz_service.can_manage(session, principal, ctx.course.id)
+    return AttemptPage(
+        items=[views.attempt_summary(ctx.quiz, a, now, reviewer=attempt_service.is_reviewer(session, principal, a, ctx.quiz, manages=manages))
+               for a in rows],
+        next_cursor=next_cursor, next=str(request.url.include_query_params(cursor=next_cursor)) if next_cursor else None,
+    )
 
 
 @router.get("/attempts/{attempt_id}", response_model=AttemptOut, responses=problems(404), tags=["quizzes"])

@@ -310,6 +310,12 @@ class AttemptSummary(BaseModel):
     review: list[str] = Field(description="What the review shows now")
 
 
+class AttemptPage(BaseModel):
+    items: list[AttemptSummary]
+    next_cursor: str | None = None
+    next: str | None = None
+
+
 class AttemptOut(AttemptSummary):
     items: list[ItemOut]
 

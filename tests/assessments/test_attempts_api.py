@@ -77,8 +77,8 @@ def test_answer_keys_never_reach_the_learner_before_the_review_allows(client, fa
     for payload in after_submit:
         # The score is what this quiz shows after submitting; nothing else.
         assert h.leaks(payload, fields=h.KEY_FIELDS - {"score"}) == [], payload
-        if isinstance(payload, dict):
-            assert all(i["response"] is None for i in payload["items"])
+        for row in payload["items"]:
+            assert row.get("response") is None
     assert submitted["score"]["scaled"] == 0.875 and submitted["review"] == ["score"]
     # Banks and questions are not the learner's to read.
     question = world["questions"][0]
@@ -268,15 +268,22 @@ def test_scoping_of_attempts(client, factory, world):
         assert client.patch(f"/api/v1/attempts/{aid}/answers", json={"answers": [{"item_id": attempt["items"][0]["id"], "response": None}]},
                             headers=headers).status_code == 404
         assert client.post(f"/api/v1/attempts/{aid}/submit", headers=headers).status_code == 404
-        assert aid not in [a["id"] for a in client.get(f"/api/v1/quizzes/{quiz['id']}/attempts", headers=headers).json()]
+        assert aid not in [a["id"] for a in client.get(f"/api/v1/quizzes/{quiz['id']}/attempts", headers=headers).json()["items"]]
     # In scope: the country's coordinator and the course's instructor read it, in full; they cannot answer it.
     for headers in (rs_coordinator, world["ih"]):
         seen = client.get(f"/api/v1/attempts/{aid}", headers=headers)
         assert seen.status_code == 200 and seen.json()["review"] == ["score", "answers", "marks", "correct_answers", "feedback"]
         assert client.post(f"/api/v1/attempts/{aid}/submit", headers=headers).status_code == 403
-        assert [a["id"] for a in client.get(f"/api/v1/quizzes/{quiz['id']}/attempts", headers=headers).json()] == [aid]
+        assert [a["id"] for a in client.get(f"/api/v1/quizzes/{quiz['id']}/attempts", headers=headers).json()["items"]] == [aid]
     filtered = client.get(f"/api/v1/quizzes/{quiz['id']}/attempts", params={"user_id": str(learner.id)}, headers=world["ih"]).json()
-    assert [a["id"] for a in filtered] == [aid]
+    assert [a["id"] for a in filtered["items"]] == [aid]
+    # Pages: oldest first, a cursor to the next.
+    _, lh2 = h.learner(client, factory, world["course"]["id"], country="RS")
+    second = h.start(client, lh2, quiz["id"])
+    page = client.get(f"/api/v1/quizzes/{quiz['id']}/attempts", params={"limit": 1}, headers=world["ih"]).json()
+    assert [a["id"] for a in page["items"]] == [aid] and page["next_cursor"]
+    rest = client.get(page["next"], headers=world["ih"]).json()
+    assert [a["id"] for a in rest["items"]] == [second["id"]] and rest["next_cursor"] is None
 
 
 def test_who_may_set_up_quizzes(client, factory, world):
