@@ -23,7 +23,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.assessments import draws, grading, quiz_service, repository
-from app.assessments.models import AttemptItem, AttemptStatus, FinishReason, QuestionVersion, Quiz, QuizAttempt
+from app.assessments.models import (
+    AttemptItem,
+    AttemptStatus,
+    FinishReason,
+    QuestionVersion,
+    Quiz,
+    QuizAttempt,
+)
 from app.assessments.quiz_service import QuizContext
 from app.assessments.schemas import AnswerIn
 from app.assessments.xapi import AttemptStatements

@@ -36,7 +36,7 @@ _WEIGHT = re.compile(r"^%(-?\d{1,3}(?:\.\d+)?)%")
 _TAG = re.compile(r"\[tag:((?:\\\]|[^\]])+?)\]")
 _FORMATS = {"html": True, "moodle": None, "plain": False, "markdown": False}
 # Moodle's own export escapes the braces of {mlang xx} blocks; people writing GIFT by hand do not.
-_MLANG_TOKEN = re.compile(r"\{(mlang(?:\s+[A-Za-z0-9_,\- ]+)?)\}", re.I)
+_MLANG_TOKEN = re.compile(r"\{(mlang(?:\s+[A-Za-z0-9_,\- ]+)?)\}", re.IGNORECASE)
 
 
 def _escape_pre(text: str) -> str:

@@ -40,7 +40,7 @@ def clean_category(path: str) -> str | None:
     """`$course$/top/Asylum/Vulnerable persons` -> `Asylum/Vulnerable persons` (Moodle writes a
     literal slash inside a name as `//`)."""
     text = path.strip()
-    text = re.sub(r"^\$(course|system|module|coursecat|cat\d*)\$/?", "", text, flags=re.I)
+    text = re.sub(r"^\$(course|system|module|coursecat|cat\d*)\$/?", "", text, flags=re.IGNORECASE)
     parts = [p.replace("\x00", "-").strip() for p in text.replace("//", "\x00").split("/")]
     parts = [" ".join(p.split()) for p in parts if p.strip()]
     if parts and parts[0].lower() == "top":

@@ -18,10 +18,10 @@ from app.core.i18n import is_language_tag
 # Moodle language pack codes whose BCP 47 tag is not the obvious one.
 _MOODLE_TO_BCP47 = {"sr_lt": "sr-Latn", "sr_cr": "sr-Cyrl", "sr_cr_bo": "sr-Cyrl-BA", "sr": "sr"}
 _BCP47_TO_MOODLE = {v.lower(): k for k, v in _MOODLE_TO_BCP47.items()}
-_MLANG = re.compile(r"\{mlang\s+([A-Za-z0-9_,\- ]+)\}(.*?)\{mlang\}", re.S | re.I)
+_MLANG = re.compile(r"\{mlang\s+([A-Za-z0-9_,\- ]+)\}(.*?)\{mlang\}", re.DOTALL | re.IGNORECASE)
 _SPAN = re.compile(
     r"<span\b(?=[^>]*\bclass\s*=\s*[\"']?multilang[\"']?)(?=[^>]*\blang\s*=\s*[\"']?([A-Za-z0-9_\-]+)[\"']?)[^>]*>(.*?)</span\s*>",
-    re.S | re.I,
+    re.DOTALL | re.IGNORECASE,
 )
 _TAG = re.compile(r"<[A-Za-z/!][^>]*>")
 
@@ -42,7 +42,7 @@ def moodle_code(tag: str) -> str:
 
 
 class _Text(HTMLParser):
-    BREAKS = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "ul", "ol", "table"}
+    BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "ul", "ol", "table"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -6,7 +6,15 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from app.assessments.content import CategoryPath, OptionalText, Tag, Title, no_nul
 from app.assessments.models import AttemptStatus, FinishReason, GradingMethod, QuestionType, TestPhase

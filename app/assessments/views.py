@@ -13,8 +13,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.assessments import attempt_service, grading, quiz_service, service
-from app.assessments.models import AttemptItem, AttemptStatus, Question, QuestionBank, QuestionType, QuestionVersion, Quiz, QuizAttempt
+from app.assessments import attempt_service, grading, quiz_service, repository, service
+from app.assessments.models import (
+    AttemptItem,
+    AttemptStatus,
+    Question,
+    QuestionBank,
+    QuestionType,
+    QuestionVersion,
+    Quiz,
+    QuizAttempt,
+)
 from app.assessments.quiz_service import QuizContext
 from app.assessments.schemas import (
     REVIEW_ITEMS,
@@ -27,13 +36,12 @@ from app.assessments.schemas import (
     ItemReview,
     LearnerState,
     Option,
-    QueueEntry,
     QuestionOut,
     QuestionVersionOut,
+    QueueEntry,
     QuizOut,
     SlotOut,
 )
-from app.assessments import repository
 from app.auth.principal import Principal
 from app.core.i18n import pick
 from app.courses import service as courses_service

@@ -167,7 +167,7 @@ def test_a_failed_quiz_fails_the_module_until_a_pass(client, factory, world, db)
 
 def test_concurrent_submissions_grade_once(client, factory, world, db):
     quiz = two_question_quiz(client, world, passing_score=0.5)
-    learner, lh = h.learner(client, factory, world["course"]["id"])
+    _, lh = h.learner(client, factory, world["course"]["id"])
     attempt = h.start(client, lh, quiz["id"])
     client.patch(f"/api/v1/attempts/{attempt['id']}/answers", json={"answers": answers_for(world, attempt)}, headers=lh)
     url = f"/api/v1/attempts/{attempt['id']}/submit"
@@ -296,7 +296,7 @@ def test_progress_counts_attempts_and_time(client, factory, world, db):
 
 def test_withdrawn_learners_keep_their_graded_attempt(client, factory, world, db):
     quiz = two_question_quiz(client, world, time_limit_seconds=120)
-    learner, lh = h.learner(client, factory, world["course"]["id"])
+    _, lh = h.learner(client, factory, world["course"]["id"])
     attempt = h.start(client, lh, quiz["id"])
     enrolment = client.get("/api/v1/me/courses", headers=lh).json()[0]
     client.post(f"/api/v1/enrolments/{enrolment['id']}/withdraw", headers=lh)

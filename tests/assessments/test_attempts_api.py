@@ -190,7 +190,7 @@ def test_other_malformed_answer_requests(client, factory, world):
     st = next(i for i in attempt["items"] if i["type"] == "short_text")["id"]
     assert client.patch(url, json={"answers": [{"item_id": st, "response": "EURO\x00DAC"}]}, headers=lh).status_code == 422
     nu = next(i for i in attempt["items"] if i["type"] == "numeric")["id"]
-    raw = '{"answers": [{"item_id": "%s", "response": NaN}]}' % nu
+    raw = f'{{"answers": [{{"item_id": "{nu}", "response": NaN}}]}}'
     assert client.patch(url, content=raw, headers={**lh, "Content-Type": "application/json"}).status_code == 422
 
 

@@ -10,7 +10,7 @@ from tests.assessments import helpers as h
 
 @pytest.fixture
 def setup(client, factory):
-    instructor, ih = factory.signed_in(Role.instructor, "SE")
+    _, ih = factory.signed_in(Role.instructor, "SE")
     course = h.course_with_assessment(client, ih)
     bank = h.bank(client, ih, course_id=course["id"])
     return {"ih": ih, "course": course, "bank": bank}
@@ -195,5 +195,5 @@ def test_nul_characters_are_refused_not_stored(client, setup):
     assert client.post(f"{url}/categories", json={"path": "A/\x00"}, headers=ih).status_code == 422
     assert client.get(f"{url}/questions", params={"q": "a\x00", "tag": "b\x00"}, headers=ih).status_code == 422
     assert client.patch(url, json={"title": {"en": "\x00"}}, headers=ih).status_code == 422
-    r = client.post(f"{url}/import", content="::Q\x00::Text\x00 {T}".encode(), headers={**ih, "Content-Type": "text/plain"})
+    r = client.post(f"{url}/import", content=b"::Q\x00::Text\x00 {T}", headers={**ih, "Content-Type": "text/plain"})
     assert r.status_code == 422 and r.json()["report"]["questions"][0]["status"] == "refused"

@@ -9,7 +9,14 @@ from sqlalchemy import func, select
 from app.assessments.models import Question, QuestionCategory
 from app.users.models import Role
 from tests.assessments import helpers as h
-from tests.assessments.banks import BILLION_LAUGHS, GIFT_BANK, GIFT_BROKEN, MOODLE_XML_BANK, MOODLE_XML_BROKEN, XXE
+from tests.assessments.banks import (
+    BILLION_LAUGHS,
+    GIFT_BANK,
+    GIFT_BROKEN,
+    MOODLE_XML_BANK,
+    MOODLE_XML_BROKEN,
+    XXE,
+)
 
 TEXT = {"Content-Type": "text/plain"}
 XML = {"Content-Type": "application/xml"}

@@ -7,7 +7,14 @@ import pytest
 
 from app.assessments import content, gift, markup, moodle_xml
 from app.assessments.interchange import DocumentUnreadable, ExportQuestion, clean_category
-from tests.assessments.banks import BILLION_LAUGHS, GIFT_BANK, GIFT_BROKEN, MOODLE_XML_BANK, MOODLE_XML_BROKEN, XXE
+from tests.assessments.banks import (
+    BILLION_LAUGHS,
+    GIFT_BANK,
+    GIFT_BROKEN,
+    MOODLE_XML_BANK,
+    MOODLE_XML_BROKEN,
+    XXE,
+)
 
 pytestmark = pytest.mark.db_independent
 
