@@ -32,6 +32,7 @@ from app.reference import service as reference_service
 from app.users.models import Role
 
 ImportFormat = Literal["gift", "moodle_xml"]
+TYPE_NAMES = frozenset(t.value for t in QuestionType)
 
 
 class QuestionInUse(Conflict):
@@ -271,7 +272,7 @@ def question_details(session: Session, questions: list[Question]) -> tuple[dict,
 
 def _error_text(err: dict) -> str:
     loc = [str(p) for p in err.get("loc", ())]
-    if loc and loc[0] in {t.value for t in QuestionType}:
+    if loc and loc[0] in TYPE_NAMES:
         loc = loc[1:]
     msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     return f"{'.'.join(loc)}: {msg}" if loc else msg
@@ -293,7 +294,7 @@ def import_questions(
     accepted: list[tuple[ImportRow, BaseModel]] = []
     for p in parsed:
         qtype = (p.body or {}).get("type")
-        row = ImportRow(index=p.index, line=p.line, name=p.name, type=qtype if qtype in QuestionType._value2member_map_ else None,
+        row = ImportRow(index=p.index, line=p.line, name=p.name, type=qtype if qtype in TYPE_NAMES else None,
                         category=p.category, status="valid", errors=list(p.errors), warnings=list(p.warnings))
         rows.append(row)
         if p.skipped:
@@ -310,6 +311,7 @@ def import_questions(
         if row.errors:
             row.status = "refused"
     refused = [r for r in rows if r.status == "refused"]
+    created: list[str] = []
 
     def report() -> ImportReport:
         return ImportReport(
@@ -317,7 +319,6 @@ def import_questions(
             skipped=sum(r.status == "skipped" for r in rows), categories_created=created, questions=rows,
         )
 
-    created: list[str] = []
     if refused:
         raise ValidationFailed(
             f"{len(refused)} of {len(rows)} questions are refused; nothing was imported.",
