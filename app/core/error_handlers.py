@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -61,6 +62,9 @@ def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any
         entry = {"loc": list(err.get("loc", [])), "msg": err.get("msg", ""), "type": err.get("type", "")}
         # Echoing the offending input back is useful but bounded (never a whole hostile body).
         value = err.get("input")
+        # NaN and infinities (which Python's JSON parser accepts) have no JSON form.
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)
         if isinstance(value, (str, int, float, bool)) and len(str(value)) <= 200:
             entry["input"] = value
         cleaned.append(entry)
