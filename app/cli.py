@@ -24,9 +24,11 @@ cli = typer.Typer(
 db_cli = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 packages_cli = typer.Typer(help="Content packages (SCORM 1.2, SCORM 2004, cmi5, xAPI).", no_args_is_help=True)
 users_cli = typer.Typer(help="User accounts.", no_args_is_help=True)
+assessments_cli = typer.Typer(help="Assessments (quizzes and attempts).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(packages_cli, name="packages")
+cli.add_typer(assessments_cli, name="assessments")
 console = Console()
 err = Console(stderr=True)
 
@@ -261,6 +263,24 @@ def packages_import(
         raise typer.Exit(1) from exc
     finally:
         rt.close()
+
+
+@assessments_cli.command("close-expired")
+def assessments_close_expired() -> None:
+    """Close and grade attempts left open past their deadline (the API processes also do it every
+    RMTC_ASSESSMENT_SWEEP_SECONDS; use this from cron when that is 0)."""
+    from app.assessments.sweeper import ExpirySweeper
+    from app.core.runtime import Runtime
+
+    settings = _settings()
+    if settings.is_sqlite:
+        _migrate(settings)
+    rt = Runtime.build(settings)
+    try:
+        closed = ExpirySweeper(rt).run_once()
+    finally:
+        rt.close()
+    console.print(f"closed {closed} expired attempt(s)")
 
 
 @cli.command()

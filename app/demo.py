@@ -1,5 +1,6 @@
 """The demo dataset: a few people in each beneficiary country with a known password per role,
-three multilingual courses, a cohort, and enrolments with some progress.
+three multilingual courses, a cohort, enrolments with some progress, and a pre-test/post-test on
+identifying vulnerable persons (a question bank imported from GIFT) that two learners have taken.
 
 Idempotent: running it again finds the same accounts and resets their demo passwords.
 Never loaded in production (the CLI refuses).
@@ -15,6 +16,9 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy.orm import Session
 
+from app.assessments import attempt_service, grading, quiz_service
+from app.assessments import service as assessments_service
+from app.assessments.schemas import AnswerIn, BankCreate, QuizCreate, SlotIn
 from app.auth.principal import Principal
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory, utcnow, writing
@@ -206,6 +210,99 @@ def _load_courses(session: Session, now: dt.datetime) -> None:
             enrolments_service.mark_viewed(session, learner, module.id, now=now)
 
 
+ASSESSED_COURSE = "asylum-procedures-eu-acquis"
+ASSESSMENT_BANK_TITLE = {"en": "Identification of vulnerable persons", "sr-Latn": "Identifikacija ranjivih lica"}
+# Written as a trainer would bring it from Moodle: GIFT with multilang2 blocks (English, Serbian Latin).
+ASSESSMENT_BANK_GIFT = r"""
+$CATEGORY: $course$/top/Vulnerable persons/Identification
+
+// [tag:vulnerability] [tag:children]
+::Unaccompanied child::{mlang en}Who is an unaccompanied child?{mlang}{mlang sr_lt}Ko je dete bez pratnje?{mlang} {
+  ={mlang en}A person under 18 who arrived without a responsible adult{mlang}{mlang sr_lt}Lice mlađe od 18 godina koje je stiglo bez odgovorne odrasle osobe{mlang}
+  ~{mlang en}Any person under 21{mlang}{mlang sr_lt}Svako lice mlađe od 21 godine{mlang}
+  ~{mlang en}A child travelling with an aunt{mlang}{mlang sr_lt}Dete koje putuje sa tetkom{mlang}#{mlang en}A child with a relative who is not their carer is a separated child.{mlang}{mlang sr_lt}Dete sa rođakom koji mu nije staratelj je razdvojeno dete.{mlang}
+  ####{mlang en}Unaccompanied children have special procedural and reception needs.{mlang}{mlang sr_lt}Deca bez pratnje imaju posebne procesne i prihvatne potrebe.{mlang}
+}
+
+// [tag:vulnerability] [tag:trafficking]
+::Trafficking indicators::{mlang en}Which are possible indicators of trafficking in human beings?{mlang}{mlang sr_lt}Koji su mogući pokazatelji trgovine ljudima?{mlang} {
+  ~%50%{mlang en}Someone else holds the person's identity documents{mlang}{mlang sr_lt}Neko drugi drži lična dokumenta osobe{mlang}
+  ~%50%{mlang en}The person is paying off a debt for the journey{mlang}{mlang sr_lt}Osoba otplaćuje dug za putovanje{mlang}
+  ~%-50%{mlang en}The person travels with a valid visa{mlang}{mlang sr_lt}Osoba putuje sa važećom vizom{mlang}
+  ~%-50%{mlang en}The person speaks several languages{mlang}{mlang sr_lt}Osoba govori više jezika{mlang}
+}
+
+// [tag:vulnerability] [tag:children]
+::Age assessment::{mlang en}A medical age assessment is a measure of last resort.{mlang}{mlang sr_lt}Medicinska procena starosti je mera poslednjeg izbora.{mlang}{TRUE}
+
+::Age of majority::{mlang en}Below which age (in years) is a person a child under EU asylum law?{mlang}{mlang sr_lt}Do koje godine starosti je osoba dete prema pravu EU o azilu?{mlang} {#18}
+
+$CATEGORY: $course$/top/Vulnerable persons/Referral
+
+// [tag:vulnerability] [tag:torture]
+::Istanbul Protocol::{mlang en}Which UN manual guides the medical documentation of torture?{mlang}{mlang sr_lt}Koji priručnik UN usmerava medicinsko dokumentovanje mučenja?{mlang} {
+  =Istanbul Protocol =Istanbulski protokol
+}
+
+// [tag:vulnerability] [tag:referral]
+::Referral::{mlang en}Match each person with the service they are referred to.{mlang}{mlang sr_lt}Povežite svaku osobu sa službom kojoj se upućuje.{mlang} {
+  ={mlang en}Survivor of torture{mlang}{mlang sr_lt}Žrtva mučenja{mlang} -> {mlang en}Medical and psychological care{mlang}{mlang sr_lt}Medicinska i psihološka pomoć{mlang}
+  ={mlang en}Victim of trafficking{mlang}{mlang sr_lt}Žrtva trgovine ljudima{mlang} -> {mlang en}National referral mechanism{mlang}{mlang sr_lt}Nacionalni mehanizam upućivanja{mlang}
+  ={mlang en}Unaccompanied child{mlang}{mlang sr_lt}Dete bez pratnje{mlang} -> {mlang en}Guardianship authority{mlang}{mlang sr_lt}Organ starateljstva{mlang}
+  = -> {mlang en}Border police{mlang}{mlang sr_lt}Granična policija{mlang}
+}
+"""
+# Learners who took the pre-test before the training, and how many questions each got right.
+PRE_TEST_TAKERS = [("learner.rs", 2), ("learner2.rs", 4)]
+
+
+def _key_response(version) -> object:
+    """The right answer to a demo question, shaped as a learner's response."""
+    key = grading.correct_response(version.type, version.data)
+    if version.type.value in ("single_choice", "short_text"):
+        return key[0]
+    if version.type.value == "numeric":
+        return key[0]["value"]
+    return key
+
+
+def _load_assessments(session: Session, now: dt.datetime) -> None:
+    """A pre-test and a post-test (modules of the asylum course) drawing from a bank imported from
+    GIFT; two Belgrade cohort learners took the pre-test."""
+    instructor = _principal(users_service.find_by_email(session, f"instructor@{DEMO_DOMAIN}"))
+    course = courses_service.get_course_by_slug(session, instructor, ASSESSED_COURSE)
+    if assessments_service.list_banks(session, instructor, course_id=course.id, thematic_area=None):
+        return
+    bank = assessments_service.create_bank(session, instructor, BankCreate(title=ASSESSMENT_BANK_TITLE, course_id=course.id))
+    assessments_service.import_questions(session, instructor, bank.id, ASSESSMENT_BANK_GIFT.encode(), fmt="gift",
+                                         language="en", dry_run=False, now=now)
+    category, _ = assessments_service.ensure_category(session, bank, "Vulnerable persons")
+    draw_all = [SlotIn(category_id=category.id, count=6, include_subcategories=True)]
+    quizzes = {}
+    for phase, title, required in (
+        ("pre", {"en": "Pre-test: identifying vulnerable persons", "sr-Latn": "Ulazni test: identifikacija ranjivih lica"}, False),
+        ("post", {"en": "Post-test: identifying vulnerable persons", "sr-Latn": "Izlazni test: identifikacija ranjivih lica"}, True),
+    ):
+        module = courses_service.add_module(session, instructor, course.id, ModuleCreate(title=title, kind=ModuleKind.assessment, required=required))
+        settings = (
+            {"max_attempts": 1, "grading_method": "first", "review_after_submit": ["score"]}
+            if phase == "pre" else
+            {"max_attempts": 3, "grading_method": "highest", "passing_score": 0.7, "pre_test_id": quizzes["pre"],
+             "review_after_submit": ["score", "answers", "marks", "correct_answers", "feedback"]}
+        )
+        ctx = quiz_service.create_quiz(session, instructor, QuizCreate(
+            module_id=module.id, test_phase=phase, time_limit_seconds=900, shuffle_questions=True, slots=draw_all,
+            intro={"en": "Six questions, 15 minutes.", "sr-Latn": "Šest pitanja, 15 minuta."}, **settings), now)
+        quizzes[phase] = ctx.quiz.id
+    for who, right in PRE_TEST_TAKERS:
+        learner = _principal(users_service.find_by_email(session, f"{who}@{DEMO_DOMAIN}"))
+        attempt, _ = attempt_service.start(session, learner, quizzes["pre"], now)
+        items, versions = attempt_service.items_with_versions(session, [attempt])
+        answers = [AnswerIn(item_id=item.id, response=_key_response(versions[item.question_version_id]))
+                   for item in items[attempt.id][:right]]
+        attempt_service.submit(session, learner, attempt.id, answers, now)
+
+
 def load_demo(settings: Settings, *, progress: Console | None = None) -> list[DemoLogin]:
     engine = make_engine(settings.resolved_database_url)
     passwords = PasswordHashing(settings)
@@ -218,6 +315,7 @@ def load_demo(settings: Settings, *, progress: Console | None = None) -> list[De
                     bar.advance(task)
                 bar.add_task("demo courses", total=None)
                 _load_courses(session, utcnow())
+                _load_assessments(session, utcnow())
     finally:
         engine.dispose()
     return [DemoLogin(p.role.value, p.country, p.email, PASSWORDS[p.role]) for p in PEOPLE]

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
+from app.assessments.router import router as assessments_router
+from app.assessments.sweeper import ExpirySweeper
 from app.auth.router import router as auth_router
 from app.core.config import Settings
 from app.core.error_handlers import install_error_handlers
@@ -49,6 +51,9 @@ TAGS = [
     {"name": "courses", "description": "The catalogue: courses, modules, covers and resource files"},
     {"name": "enrolments", "description": "Enrolments, the learner's dashboard and progress"},
     {"name": "cohorts", "description": "Named groups of learners of one course"},
+    {"name": "question-banks", "description": "Question banks, categories, versioned questions; GIFT and Moodle XML import/export"},
+    {"name": "quizzes", "description": "Quizzes of assessment modules, attempts (autosave, time limit, submit), essay grading"},
+    {"name": "assessment-reports", "description": "Quiz results, item analysis, pre-test/post-test comparison (JSON, CSV)"},
     {"name": "packages", "description": "Content packages (SCORM 1.2, SCORM 2004, cmi5, xAPI): upload, import jobs, versions"},
     {"name": "content", "description": "Package files served to learners' browsers (signed URLs; the content origin)"},
     {"name": "lrs", "description": "LRS credentials (HTTP Basic key/secret with xAPI scopes)"},
@@ -59,16 +64,24 @@ TAGS = [
 
 
 def attach_runtime(app: FastAPI, rt: Runtime) -> None:
-    """Give the app its runtime and start the per-process background work (import worker)."""
+    """Give the app its runtime and start the per-process background work (import worker,
+    attempt sweeper)."""
     app.state.runtime = rt
     if rt.settings.package_worker_enabled:
         worker = ImportWorker(rt)
         rt.import_worker = worker
         worker.start()
+    app.state.attempt_sweeper = None
+    if rt.settings.assessment_sweep_seconds > 0:
+        app.state.attempt_sweeper = ExpirySweeper(rt)
+        app.state.attempt_sweeper.start()
 
 
 def detach_runtime(app: FastAPI, *, close: bool) -> None:
     rt: Runtime = app.state.runtime
+    if getattr(app.state, "attempt_sweeper", None) is not None:
+        app.state.attempt_sweeper.stop()
+        app.state.attempt_sweeper = None
     if rt.import_worker is not None:
         rt.import_worker.stop()
         rt.import_worker = None
@@ -122,7 +135,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     )
     app.add_middleware(XapiMiddleware, max_body=settings.xapi_max_body_bytes, default_version=settings.xapi_default_version)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for router in (auth_router, users_router, reference_router, courses_router, enrolments_router, packages_router, content_router, registrations_router, player_router, lrs_admin_router, xapi_router, ops_router):
+    for router in (auth_router, users_router, reference_router, courses_router, enrolments_router, assessments_router, packages_router, content_router, registrations_router, player_router, lrs_admin_router, xapi_router, ops_router):
         app.include_router(router)
     return app
 

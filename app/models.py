@@ -1,5 +1,6 @@
 """Every ORM model, imported once so `Base.metadata` is complete (Alembic, tests)."""
 
+from app.assessments import models as assessments_models  # noqa: F401
 from app.auth import models as auth_models  # noqa: F401
 from app.core.db import Base
 from app.courses import models as courses_models  # noqa: F401

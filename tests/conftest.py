@@ -101,6 +101,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Set
         "argon2_parallelism": 1,
         "log_json": True,
         "public_base_url": "http://testserver",
+        "assessment_sweep_seconds": 0,  # tests run the sweep themselves
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

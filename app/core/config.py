@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     package_worker_poll_seconds: float = Field(default=1.0, gt=0)
     package_worker_enabled: bool = True
 
+    assessment_sweep_seconds: float = Field(
+        default=60, ge=0, description="How often each process closes attempts past their deadline (0: never)"
+    )
+
     xapi_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="statements with attachments")
     xapi_default_version: Literal["2.0.0", "1.0.3"] = Field(
         default="2.0.0",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.errors import PROBLEM_BASE, AppError
@@ -61,10 +62,17 @@ def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any
         entry = {"loc": list(err.get("loc", [])), "msg": err.get("msg", ""), "type": err.get("type", "")}
         # Echoing the offending input back is useful but bounded (never a whole hostile body).
         value = err.get("input")
+        # NaN and infinities (which Python's JSON parser accepts) have no JSON form.
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)
         if isinstance(value, (str, int, float, bool)) and len(str(value)) <= 200:
             entry["input"] = value
         cleaned.append(entry)
     return cleaned
+
+
+def _first_line(error: object) -> str:
+    return str(error).strip().splitlines()[0][:200] if str(error).strip() else "invalid value"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -94,6 +102,19 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database operational error", extra={"error": str(exc.orig)[:200]})
         return problem(503, "service-unavailable", "Service unavailable", "The database is busy; retry the request.", request,
                        headers={"Retry-After": "1"})
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> ProblemResponse:
+        # A value the database cannot store (out of range, NUL character on PostgreSQL...).
+        return problem(422, "invalid-value", "Invalid value", "A value in the request cannot be stored: " + _first_line(exc.orig), request)
+
+    @app.exception_handler(StatementError)
+    async def _statement(request: Request, exc: StatementError) -> ProblemResponse:
+        # psycopg refuses NUL characters while adapting parameters (a ValueError, before any SQL runs).
+        if isinstance(exc.orig, ValueError) and "NUL" in str(exc.orig):
+            return problem(422, "invalid-value", "Invalid value", "Text values cannot contain NUL (0x00) characters.", request)
+        log.error("database statement error", exc_info=exc)
+        return problem(500, "internal-error", "Internal server error", "The request could not be completed.", request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:

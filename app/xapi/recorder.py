@@ -17,6 +17,7 @@ from app.xapi import statements
 from app.xapi.auth import LrsAuth
 
 PLATFORM_NAME = "RMTC Learning Platform"
+_LAST_STORED = "xapi_last_stored"
 
 # ADL verbs the platform uses.
 VERBS = {
@@ -56,5 +57,9 @@ def record(session: Session, batch: list[dict[str, Any]], *, base_url: str, now:
     if not batch:
         return []
     auth = platform_auth(base_url)
-    prepared = statements.prepare(batch, auth, version="1.0.3", now=now)
-    return statements.store(session, auth, prepared, base_url=base_url, now=now)
+    # Several records in one transaction (a module, then its course) keep their order in `stored`.
+    last = session.info.get(_LAST_STORED)
+    stored = now if last is None or now > last else last + dt.timedelta(microseconds=1)
+    session.info[_LAST_STORED] = stored + dt.timedelta(microseconds=len(batch) - 1)
+    prepared = statements.prepare(batch, auth, version="1.0.3", now=stored)
+    return statements.store(session, auth, prepared, base_url=base_url, now=stored)

@@ -1,7 +1,7 @@
 """Registrations, attempts, unit (SCO/AU) states and run-time sessions; play settings of package modules.
 
 Revision ID: c0ffee060006
-Revises: 27d14f0d6d98
+Revises: a55e55ed0007
 Create Date: 2026-11-23 09:40:02.323593
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = 'c0ffee060006'
-down_revision = '27d14f0d6d98'
+down_revision = 'a55e55ed0007'
 branch_labels = None
 depends_on = None
 

@@ -187,3 +187,14 @@ def test_duplicate_slug_is_409(client, instructor):
     make_course(client, ih, slug="same-slug", publish=False)
     r = client.post("/api/v1/courses", json={"slug": "same-slug", "title": {"en": "Y"}}, headers=ih)
     assert r.status_code == 409
+
+
+def test_nul_characters_never_make_a_server_error(client, factory):
+    """PostgreSQL cannot store NUL characters: such input is a 422 there, and works on SQLite."""
+    _, ih = factory.signed_in(Role.instructor, "SE")
+    r = client.get("/api/v1/courses", params={"q": "azil\x00"}, headers=ih)
+    assert r.status_code in (200, 422), r.text
+    created = client.post("/api/v1/courses", json={"slug": "nul-title", "title": {"en": "Asylum\x00"}}, headers=ih)
+    assert created.status_code in (201, 422), created.text
+    if created.status_code == 422:
+        assert "NUL" in created.json()["detail"]
