@@ -5,7 +5,7 @@ import enum
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, TimestampMixin, str_enum, utcnow
@@ -98,5 +98,5 @@ class ModulePackage(Base):
     # How learners play it: attempts allowed (none = unlimited), whether a completed attempt may be
     # followed by a new one, and how attempts grade the module.
     max_attempts: Mapped[int | None] = mapped_column(Integer)
-    new_attempt_after_completion: Mapped[bool] = mapped_column(default=True)
-    grading_method: Mapped[str] = mapped_column(String(10), default="highest")
+    new_attempt_after_completion: Mapped[bool] = mapped_column(default=True, server_default=true())
+    grading_method: Mapped[str] = mapped_column(String(10), default="highest", server_default="highest")
