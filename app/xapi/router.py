@@ -330,7 +330,9 @@ def _get_statements(request: Request, session, rt: Runtime, auth: LrsAuth, versi
             after = (dt.datetime.fromisoformat(stored_raw), uuid.UUID(id_raw))
         except (TypeError, ValueError):
             raise BadRequest("The cursor is not valid.") from None
-    rows = statements.query(session, auth, params, after=after, limit=limit + 1)
+    # The exact format without attachments returns each statement's JSON as stored, unparsed.
+    raw_json = fmt == "exact" and not with_attachments
+    rows = statements.query(session, auth, params, after=after, limit=limit + 1, raw=raw_json)
     more = ""
     if len(rows) > limit:
         rows = rows[:limit]
@@ -340,9 +342,13 @@ def _get_statements(request: Request, session, rt: Runtime, auth: LrsAuth, versi
         from urllib.parse import urlencode
 
         more = "/xapi/statements?" + urlencode(query)
-    rendered = statements.render(session, rows, fmt, languages)
-    result = {"statements": rendered, "more": more}
-    response = _statements_response(session, rt, result, rendered, with_attachments)
+    if raw_json:
+        body = b'{"statements":[' + ",".join(r.data for r in rows).encode() + b'],"more":' + orjson.dumps(more) + b"}"
+        response = Response(body, media_type="application/json")
+    else:
+        rendered = statements.render(session, rows, fmt, languages)
+        result = {"statements": rendered, "more": more}
+        response = _statements_response(session, rt, result, rendered, with_attachments)
     if rows:
         response.headers["Last-Modified"] = _http_date(max(r.stored for r in rows))
     _consistent_headers(response)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, exists, insert, or_, select, tuple_, update
+from sqlalchemy import Text, and_, bindparam, cast, exists, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -439,21 +439,26 @@ def _filters(params: QueryParams) -> list[tuple[str, str]]:
     return [(kind, found[kind]) for kind in _DRIVING_ORDER if kind in found]
 
 
-def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[dt.datetime, uuid.UUID] | None, limit: int) -> list[Statement]:
-    """A page of statements in (stored, id) order, newest first unless ascending.
+def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[dt.datetime, uuid.UUID] | None, limit: int,
+          raw: bool = False) -> list[Any]:
+    """A page of statements in (stored, id) order, newest first unless ascending: rows with
+    `id`, `stored` and `data` (the statement; with `raw`, its JSON text as stored, which the
+    `exact` format returns without parsing and re-encoding it).
 
     With filters, the most selective one drives the query: its index rows are read in
     (kind, value, stored, statement_id) order from the keyset position on, the other filters are
     point lookups in the same index, and only the statements of the page are read.
     Without filters, the (stored, id) index of the statements drives it. Either way a page costs
     about `limit` index entries, whatever the size of the store."""
+    data = cast(Statement.data, Text).label("data") if raw else Statement.data
+    columns = (Statement.id, Statement.stored, data)
     filters = _filters(params)
     if filters:
         kind, value = filters[0]
         drive = StatementIndex.__table__.alias("drive")
         stored_col, id_col = drive.c.stored, drive.c.statement_id
         stmt = (
-            select(Statement)
+            select(*columns)
             .select_from(drive)
             .join(Statement, Statement.id == drive.c.statement_id)
             .where(drive.c.kind == kind, drive.c.value == value)
@@ -465,7 +470,7 @@ def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[
                                probe.c.stored == drive.c.stored, probe.c.statement_id == drive.c.statement_id)
             )
     else:
-        stmt = select(Statement)
+        stmt = select(*columns)
         stored_col, id_col = Statement.stored, Statement.id
     stmt = stmt.where(Statement.voided.is_(False))
     scope = _scope_filter(auth)
@@ -484,7 +489,7 @@ def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[
         else:
             stmt = stmt.where(stored_col <= stored, tuple_(stored_col, id_col) < (stored, sid))
     order = (stored_col.asc(), id_col.asc()) if params.ascending else (stored_col.desc(), id_col.desc())
-    return list(session.scalars(stmt.order_by(*order).limit(limit)))
+    return list(session.execute(stmt.order_by(*order).limit(limit)))
 
 
 # Formats ----------------------------------------------------------------------------------
