@@ -96,6 +96,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Checkpoint the WAL every ~40 MiB instead of every ~4 MiB: a page changed by many commits
+    # is copied into the database once per checkpoint, and large write batches (xAPI statement
+    # batches dirty thousands of index pages) no longer checkpoint on nearly every commit. The
+    # WAL file is truncated back to 64 MiB after a checkpoint.
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
+    cursor.execute("PRAGMA journal_size_limit=67108864")
     cursor.close()
     # SQLite's built-in lower() folds ASCII only; searches over names in Serbian, Macedonian or
     # Greek need the Unicode-aware one PostgreSQL has.
