@@ -411,6 +411,7 @@ class MemoryMonitor:
         self.pid = pid
         self.store_size = store_size
         self.samples: list[tuple[float, int, int]] = []  # (time, statements, rss KiB)
+        self.load: list[float] = []  # 1-minute load average of the machine (other work shows here)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -423,10 +424,10 @@ class MemoryMonitor:
     def _run(self) -> None:
         while not self._stop.wait(1.0):
             self.samples.append((time.time(), self.store_size(), self.rss_kib()))
+            self.load.append(os.getloadavg()[0])
 
     def start(self) -> None:
-        if self.pid:
-            self._thread.start()
+        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -565,7 +566,8 @@ class Bench:
         self.memory = memory
         self.accepted = [0]  # statements the LRS accepted
         self.windows: list[tuple[dt.datetime, dt.datetime]] = []  # (sent, answered) of load batches
-        self.results: dict[str, Any] = {"throughput": [], "load": [], "queries": [], "paging": [], "scan": [], "memory": []}
+        self.results: dict[str, Any] = {"throughput": [], "load": [], "queries": [], "paging": [], "scan": [], "memory": [],
+                                        "floor": []}
         self.rng = random.Random(args.seed + 7)
 
     def memory_point(self, label: str) -> None:
@@ -625,6 +627,22 @@ class Bench:
                 "median": round(statistics.median(rates)), "store_from": items[0]["store"],
                 "request_ms": round(statistics.median(i["latency_ms"] for i in items), 2),
             })
+
+    def floor(self, size_label: str) -> None:
+        """Requests/s of GET /xapi/about (no authentication, no database): what the HTTP stack and
+        middleware alone allow on this machine, the ceiling of any single-statement rate."""
+        for conc, total in ((1, 300), (self.args.concurrency, 600)):
+            def one(_: int) -> None:
+                r = self.lrs.client.get("/xapi/about")
+                if r.status_code != 200:
+                    raise RuntimeError(f"GET /xapi/about: {r.status_code}")
+
+            with ThreadPoolExecutor(max_workers=conc) as pool:
+                list(pool.map(one, range(20)))  # warm the connections
+                started = time.perf_counter()
+                list(pool.map(one, range(total)))
+                rate = total / (time.perf_counter() - started)
+            self.results["floor"].append({"size": size_label, "concurrency": conc, "requests_per_s": round(rate)})
 
     # Reads
 
@@ -847,7 +865,9 @@ def machine_info(args: argparse.Namespace, server_info: str) -> dict[str, Any]:
 def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     out = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}, SQLite {m['sqlite']}; "
-           f"server: {m['server']}; load generator on the same machine; {m['date']}, seed {m['seed']}.", ""]
+           f"server: {m['server']}; load generator on the same machine; {m['date']}, seed {m['seed']}, "
+           f"{m.get('active_sessions', '?')} interleaved learner sessions; 1-minute load average during the run: "
+           f"median {m.get('load_average', {}).get('median', '?')}, max {m.get('load_average', {}).get('max', '?')}.", ""]
     out += ["### POST throughput (statements/s)", "",
             "| store | batch | concurrent requests | statements/s (median) | runs | ms per request |", "|---|---|---|---|---|---|"]
     for load in results["load"]:
@@ -856,6 +876,9 @@ def markdown(results: dict[str, Any]) -> str:
     for t in results["throughput"]:
         out.append(f"| {t['size']} | {t['batch']} | {t['concurrency']} | {t['median']:,} | "
                    f"{', '.join(format(x, ',') for x in t['runs'])} | {t['request_ms']} |")
+    for f in results.get("floor", []):
+        out.append(f"| {f['size']} | (GET /xapi/about: no auth, no database) | {f['concurrency']} | "
+                   f"{f['requests_per_s']:,} requests/s | | |")
     out += ["", "### GET /xapi/statements latency (ms, one warmed-up keep-alive connection)", "",
             "| store | query | samples | p50 | p95 | p99 | max | statements returned (mean) |", "|---|---|---|---|---|---|---|---|"]
     for q in results["queries"]:
@@ -966,12 +989,16 @@ def main(argv: list[str] | None = None) -> int:
             label = human_size(size)
             bench.load(size - per_size_extra)
             bench.throughput(label, extras)
+            bench.floor(label)
             bench.memory_point(label)
             bench.queries(label)
             bench.paging_with_writes(label)
             if not args.no_scan:
                 bench.full_scan(label)
             bench.memory_point(f"{label} after queries")
+        if memory.load:
+            bench.results["machine"]["load_average"] = {"median": round(statistics.median(memory.load), 2),
+                                                        "max": round(max(memory.load), 2)}
         bench.results["memory_series"] = [{"t": round(t, 1), "statements": n, "rss_mib": round(k / 1024, 1)}
                                           for t, n, k in memory.samples]
         report = markdown(bench.results)
