@@ -319,8 +319,13 @@ def _rmtc_executable() -> str:
 class ManagedServer:
     """`rmtc serve` on loopback with its own data directory; always stopped."""
 
-    def __init__(self, data_dir: Path, port: int, workers: int, database_url: str | None):
+    def __init__(self, data_dir: Path, port: int, workers: int, database_url: str | None, src: Path | None = None):
         self.data_dir = data_dir
+        # `rmtc` of this checkout, or of another source tree (e.g. an older commit exported with
+        # `git archive`) run with this virtualenv, for before/after comparisons.
+        self.rmtc = ([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(src)!r}); from app.cli import main; main()"]
+                     if src else [_rmtc_executable()])
+        self.cwd = str(src) if src else None
         self.port = port
         self.workers = workers
         self.url = f"http://127.0.0.1:{port}"
@@ -333,13 +338,14 @@ class ManagedServer:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.run([_rmtc_executable(), "users", "create-admin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD],
-                       env=self.env, check=True, capture_output=True)
+        subprocess.run([*self.rmtc, "users", "create-admin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD],
+                       env=self.env, check=True, capture_output=True, cwd=self.cwd)
         self.log = open(self.data_dir / "server.log", "ab")
-        cmd = [_rmtc_executable(), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
+        cmd = [*self.rmtc, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
         if "RMTC_DATABASE_URL" in self.env:
             cmd.append("--migrate")
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+                                     cwd=self.cwd)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -902,6 +908,45 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def combine(paths: list[Path]) -> str:
+    """One markdown summary of several runs' --json-out files: medians across runs (each run's
+    own figure listed), exactly-once results and memory of every run."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    out = [f"{len(runs)} runs: " + "; ".join(
+        f"{r['machine']['date']} {r['machine']['server']}, load average median "
+        f"{r['machine'].get('load_average', {}).get('median', '?')} max {r['machine'].get('load_average', {}).get('max', '?')}"
+        for r in runs), ""]
+    out += ["| store | batch | concurrent requests | statements/s, median of runs | each run (its median of --repeat) |",
+            "|---|---|---|---|---|"]
+    keys = list(dict.fromkeys((t["size"], t["batch"], t["concurrency"]) for r in runs for t in r["throughput"]))
+    for size, batch, conc in keys:
+        vals = [t["median"] for r in runs for t in r["throughput"] if (t["size"], t["batch"], t["concurrency"]) == (size, batch, conc)]
+        out.append(f"| {size} | {batch} | {conc} | {round(statistics.median(vals)):,} | {', '.join(format(v, ',') for v in vals)} |")
+    for load in [x for r in runs for x in r["load"]]:
+        out.append(f"| {load['from']:,} -> {load['to']:,} (load) | 1000 | | {load['rate']:,} | |")
+    for conc in sorted({f["concurrency"] for r in runs for f in r.get("floor", [])}):
+        vals = [f["requests_per_s"] for r in runs for f in r.get("floor", []) if f["concurrency"] == conc]
+        out.append(f"| (GET /xapi/about, no auth, no database) | - | {conc} | {round(statistics.median(vals)):,} requests/s | "
+                   f"{', '.join(format(v, ',') for v in vals)} |")
+    out += ["", "| store | query | p50 ms (median of runs) | p95 ms (median of runs) | p95 of each run | p99 ms (median) |",
+            "|---|---|---|---|---|---|"]
+    keys = list(dict.fromkeys((q["size"], q["query"]) for r in runs for q in r["queries"]))
+    for size, name in keys:
+        qs = [q for r in runs for q in r["queries"] if (q["size"], q["query"]) == (size, name)]
+        out.append(f"| {size} | {name} | {statistics.median(q['p50_ms'] for q in qs):.1f} | "
+                   f"{statistics.median(q['p95_ms'] for q in qs):.1f} | {', '.join(format(q['p95_ms'], '.1f') for q in qs)} | "
+                   f"{statistics.median(q['p99_ms'] for q in qs):.1f} |")
+    checks = [c for r in runs for c in r["paging"] + r["scan"]]
+    out += ["", f"Exactly-once checks: {sum(c['ok'] for c in checks)} of {len(checks)} passed "
+                f"(duplicates {sum(c['duplicates'] for c in checks)}, missing {sum(c['missing'] for c in checks)}, "
+                f"unexpected {sum(c['unexpected'] for c in checks)}).", ""]
+    out += ["| run | " + " | ".join(p["point"] for p in runs[0]["memory"] if not p.get("series")) + " |",
+            "|---|" + "---|" * len([p for p in runs[0]["memory"] if not p.get("series")])]
+    for i, r in enumerate(runs, 1):
+        out.append(f"| {i} (RSS MiB) | " + " | ".join(str(p["rss_mib"]) for p in r["memory"] if not p.get("series")) + " |")
+    return "\n".join(out)
+
+
 def human_size(n: int) -> str:
     return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
@@ -931,11 +976,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8790, help="port of the started server (default: 8790)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes of the started server (default: 1)")
     parser.add_argument("--database-url", help="RMTC_DATABASE_URL of the started server (default: SQLite in --data-dir)")
+    parser.add_argument("--server-src", type=Path,
+                        help="run the started server from this source tree instead (e.g. `git archive OLD | tar -x -C DIR`)")
     parser.add_argument("--data-dir", type=Path, help="data directory of the started server (default: a new temporary one)")
     parser.add_argument("--keep-data", action="store_true", help="keep the data directory afterwards")
     parser.add_argument("--markdown", action="store_true", help="print the results as markdown tables on stdout")
     parser.add_argument("--json-out", type=Path, help="write the results as JSON to this file")
+    parser.add_argument("--combine", type=Path, nargs="+", metavar="JSON",
+                        help="print one markdown summary (medians across runs) of --json-out files, and exit")
     args = parser.parse_args(argv)
+    if args.combine:
+        print(combine(args.combine))
+        return 0
 
     sizes = sorted(int(s.replace("_", "")) for s in args.sizes.split(","))
     if args.quick:
@@ -964,9 +1016,9 @@ def main(argv: list[str] | None = None) -> int:
             made_dir = True
         elif data_dir.exists() and any(data_dir.iterdir()):
             parser.error(f"{data_dir} is not empty; the benchmark needs a fresh data directory")
-        server = ManagedServer(data_dir, args.port, args.workers, args.database_url)
+        server = ManagedServer(data_dir, args.port, args.workers, args.database_url, args.server_src)
         db = "PostgreSQL" if args.database_url and args.database_url.startswith("postgres") else "SQLite (WAL)"
-        server_info = f"rmtc serve, {args.workers} worker(s), {db}"
+        server_info = f"rmtc serve, {args.workers} worker(s), {db}" + (f", source {args.server_src}" if args.server_src else "")
         console.print(f"starting the server on {server.url} (data in {data_dir})")
     memory = None
     try:
