@@ -104,6 +104,9 @@ TOPICS = ["Asylum procedures", "Border management", "Trafficking in human beings
           "Intercultural communication"]
 
 
+WRITER_BATCHES = 40  # batches of 10 the writer posts at most during one paging check
+
+
 def uuid_from(rng: random.Random) -> str:
     return str(uuid.UUID(bytes=rng.randbytes(16), version=4))
 
@@ -771,9 +774,12 @@ class Bench:
             errors: list[BaseException] = []
 
             def writer() -> None:
-                # Batches of 10: half match the filter, half are other traffic.
+                # Batches of 10: half match the filter, half are other traffic. Bounded, so that
+                # ascending paging (which also returns what is written meanwhile) catches up.
                 try:
-                    while not stop.is_set():
+                    for _ in range(WRITER_BATCHES):
+                        if stop.is_set():
+                            break
                         with lock:
                             items = [data.make(**writer_force) if k % 2 == 0 else data.make() for k in range(10)]
                         body = orjson.dumps(items)
@@ -940,10 +946,9 @@ def combine(paths: list[Path]) -> str:
     out += ["", f"Exactly-once checks: {sum(c['ok'] for c in checks)} of {len(checks)} passed "
                 f"(duplicates {sum(c['duplicates'] for c in checks)}, missing {sum(c['missing'] for c in checks)}, "
                 f"unexpected {sum(c['unexpected'] for c in checks)}).", ""]
-    out += ["| run | " + " | ".join(p["point"] for p in runs[0]["memory"] if not p.get("series")) + " |",
-            "|---|" + "---|" * len([p for p in runs[0]["memory"] if not p.get("series")])]
+    out += ["| run | server RSS (MiB) at each point |", "|---|---|"]
     for i, r in enumerate(runs, 1):
-        out.append(f"| {i} (RSS MiB) | " + " | ".join(str(p["rss_mib"]) for p in r["memory"] if not p.get("series")) + " |")
+        out.append(f"| {i} | " + ", ".join(f"{p['point']}: {p['rss_mib']}" for p in r["memory"]) + " |")
     return "\n".join(out)
 
 
@@ -985,6 +990,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--combine", type=Path, nargs="+", metavar="JSON",
                         help="print one markdown summary (medians across runs) of --json-out files, and exit")
     args = parser.parse_args(argv)
+    # Stop cleanly (and stop the started server) on SIGTERM, and on SIGINT even when started in
+    # the background by a shell that ignores it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.combine:
         print(combine(args.combine))
         return 0
