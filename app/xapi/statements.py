@@ -368,9 +368,26 @@ def _merge_activities(session: Session, statements: list[dict[str, Any]], now: d
         _merge_definition(merged, definition)
         if merged != current[activity_id]:
             changed.append({"activity_id": activity_id, "definition": merged, "updated_at": now})
-    if new_rows:
+    # Rows are written in id order, so that concurrent transactions lock them in one order
+    # (no deadlock between two batches sharing activities).
+    new_rows.sort(key=lambda row: row["id"])
+    if new_rows and session.get_bind().dialect.name == "postgresql":
+        # Concurrent transactions may both find an activity new (on SQLite writers are
+        # serialised): the second insert must not fail the whole batch (it was a 409), its
+        # definition is merged into the row the first one committed.
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(table).on_conflict_do_nothing(index_elements=[table.c.id]), new_rows)
+        ids = [row["id"] for row in new_rows]
+        for activity_id, stored in session.execute(select(table.c.id, table.c.definition).where(table.c.id.in_(ids))):
+            merged = dict(stored)
+            _merge_definition(merged, definitions[activity_id])
+            if merged != stored:
+                changed.append({"activity_id": activity_id, "definition": merged, "updated_at": now})
+    elif new_rows:
         session.execute(insert(table), new_rows)
     if changed:
+        changed.sort(key=lambda row: row["activity_id"])
         session.execute(
             update(table).where(table.c.id == bindparam("activity_id"))
             .values(definition=bindparam("definition"), updated_at=bindparam("updated_at")),
