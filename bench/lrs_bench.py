@@ -341,8 +341,13 @@ class ManagedServer:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.run([*self.rmtc, "users", "create-admin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD],
-                       env=self.env, check=True, capture_output=True, cwd=self.cwd)
+        steps = [["users", "create-admin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD]]
+        if "RMTC_DATABASE_URL" in self.env:  # SQLite is migrated by the commands themselves
+            steps.insert(0, ["db", "upgrade"])
+        for step in steps:
+            done = subprocess.run([*self.rmtc, *step], env=self.env, capture_output=True, text=True, cwd=self.cwd)
+            if done.returncode != 0:
+                raise RuntimeError(f"rmtc {' '.join(step[:2])} failed: {done.stderr.strip() or done.stdout.strip()}")
         self.log = open(self.data_dir / "server.log", "ab")
         cmd = [*self.rmtc, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
         if "RMTC_DATABASE_URL" in self.env:
