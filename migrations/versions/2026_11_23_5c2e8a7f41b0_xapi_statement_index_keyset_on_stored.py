@@ -8,7 +8,7 @@ statement id; on SQLite the table becomes WITHOUT ROWID (the primary key is the 
 (kind, value, statement_id) index is replaced by the keyset index.
 
 Revision ID: 5c2e8a7f41b0
-Revises: 27d14f0d6d98
+Revises: a55e55ed0007
 Create Date: 2026-11-23 10:05:00.000000
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '5c2e8a7f41b0'
-down_revision = '27d14f0d6d98'
+down_revision = 'a55e55ed0007'
 branch_labels = None
 depends_on = None
 
