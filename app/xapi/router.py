@@ -26,7 +26,7 @@ from app.core.deps import RuntimeDep, SessionDep
 from app.core.errors import BadRequest, Forbidden
 from app.core.i18n import parse_accept_language
 from app.core.openapi import problems
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import decode_keyset, encode_cursor
 from app.core.runtime import Runtime
 from app.users import service as users_service
 from app.xapi import auth as lrs_auth
@@ -325,13 +325,7 @@ def _get_statements(request: Request, session, rt: Runtime, auth: LrsAuth, versi
         if limit < 0:
             raise BadRequest("limit must be a non-negative integer.")
         limit = MAX_LIMIT if limit == 0 else min(limit, MAX_LIMIT)
-    after = None
-    if "cursor" in raw:
-        stored_raw, id_raw = decode_cursor(raw["cursor"], 2)
-        try:
-            after = (dt.datetime.fromisoformat(stored_raw), uuid.UUID(id_raw))
-        except (TypeError, ValueError):
-            raise BadRequest("The cursor is not valid.") from None
+    after = decode_keyset(raw.get("cursor"))
     # The exact format without attachments returns each statement's JSON as stored, unparsed.
     raw_json = fmt == "exact" and not with_attachments
     rows = statements.query(session, auth, params, after=after, limit=limit + 1, raw=raw_json)
