@@ -35,8 +35,8 @@ from app.assessments.quiz_service import QuizContext
 from app.assessments.schemas import AnswerIn
 from app.assessments.xapi import AttemptStatements
 from app.auth.principal import Principal
-from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed, field_error
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from app.core.pagination import decode_keyset, keyset_page
 from app.courses import service as courses_service
 from app.enrolments import service as enrolments_service
 from app.enrolments.models import ModuleStatus
@@ -234,19 +234,10 @@ def list_attempts(
     """Attempts in the caller's scope, oldest first, a page at a time."""
     ctx = quiz_service.get_quiz(session, principal, quiz_id)
     close_expired(session, now, quiz_id=ctx.quiz.id, user_id=None if principal.role is not Role.learner else principal.user_id)
-    after = None
-    if cursor:
-        started_raw, id_raw = decode_cursor(cursor, 2)
-        try:
-            after = (dt.datetime.fromisoformat(started_raw), uuid.UUID(id_raw))
-        except (TypeError, ValueError):
-            raise BadRequest("The cursor is not valid; start again from the first page.") from None
-    rows = repository.attempt_page(session, principal, ctx.quiz.id, user_id=user_id, after=after, limit=limit + 1)
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.started_at.isoformat(), str(last.id)])
-    return ctx, rows[:limit], next_cursor
+    rows = repository.attempt_page(session, principal, ctx.quiz.id, user_id=user_id, after=decode_keyset(cursor),
+                                   limit=limit + 1)
+    page, next_cursor = keyset_page(rows, limit, lambda a: a.started_at)
+    return ctx, page, next_cursor
 
 
 def items_with_versions(session: Session, attempts: list[QuizAttempt]) -> tuple[dict[uuid.UUID, list[AttemptItem]], dict[uuid.UUID, QuestionVersion]]:

@@ -27,6 +27,7 @@ from app.assessments.interchange import (
     ParsedQuestion,
     clean_category,
     clean_name,
+    short_answer_entry,
 )
 
 _PLACEHOLDERS = {"\\:": "\ue000", "\\#": "\ue001", "\\=": "\ue002", "\\{": "\ue003", "\\}": "\ue004", "\\~": "\ue005", "\\n": "\ue006"}
@@ -231,17 +232,9 @@ class _Reader:
         for n, part in enumerate(self._parts(answer, "="), start=1):
             weight, part = self._weight(q, part, 1.0)
             text, _, feedback = part.partition("#")
-            value = _restore(text).strip()
-            if value == "*":
-                q.warnings.append("the catch-all answer `*` is not imported")
+            entry = short_answer_entry(q, n, _restore(text).strip(), weight)
+            if entry is None:
                 continue
-            if "*" in value:
-                q.errors.append(f"answer {n}: wildcards (*) in short answers are not supported")
-                continue
-            if weight <= 0:
-                q.warnings.append(f"answer {n} ({value!r}) gives no credit and is not imported")
-                continue
-            entry: dict[str, Any] = {"text": value, "credit": round(min(weight, 1.0), 6)}
             fb = self.text(q, feedback, fmt, f"answer {n} feedback")
             if fb:
                 entry["feedback"] = fb

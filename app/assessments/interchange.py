@@ -36,6 +36,21 @@ class ExportQuestion:
     body: dict[str, Any]  # authoring shape, with name, text, feedback, explanation, points
 
 
+def short_answer_entry(q: ParsedQuestion, n: int, value: str, weight: float) -> dict[str, Any] | None:
+    """An accepted short-text answer as imported (GIFT and Moodle XML share the rules), or None
+    when it is not imported (with a warning or an error on the question)."""
+    if value == "*":
+        q.warnings.append("the catch-all answer `*` is not imported")
+        return None
+    if "*" in value:
+        q.errors.append(f"answer {n}: wildcards (*) in short answers are not supported")
+        return None
+    if weight <= 0:
+        q.warnings.append(f"answer {n} ({value!r}) gives no credit and is not imported")
+        return None
+    return {"text": value, "credit": round(min(weight, 1.0), 6)}
+
+
 def clean_category(path: str) -> str | None:
     """`$course$/top/Asylum/Vulnerable persons` -> `Asylum/Vulnerable persons` (Moodle writes a
     literal slash inside a name as `//`)."""

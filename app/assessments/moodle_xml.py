@@ -28,6 +28,7 @@ from app.assessments.interchange import (
     ParsedQuestion,
     clean_category,
     clean_name,
+    short_answer_entry,
 )
 
 _FORMATS = {"html": True, "moodle_auto_format": None, "plain_text": False, "markdown": False}
@@ -174,16 +175,9 @@ class _Reader:
         answers = []
         for n, (weight, answer) in enumerate(self._answers(q, el), start=1):
             value = markup.html_to_text(answer.findtext("text") or "")[0] if answer.get("format") == "html" else (answer.findtext("text") or "").strip()
-            if value == "*":
-                q.warnings.append("the catch-all answer `*` is not imported")
+            entry = short_answer_entry(q, n, value, weight)
+            if entry is None:
                 continue
-            if "*" in value:
-                q.errors.append(f"answer {n}: wildcards (*) in short answers are not supported")
-                continue
-            if weight <= 0:
-                q.warnings.append(f"answer {n} ({value!r}) gives no credit and is not imported")
-                continue
-            entry: dict[str, Any] = {"text": value, "credit": round(min(weight, 1.0), 6)}
             fb = self.text(q, answer.find("feedback"), f"answer {n} feedback")
             if fb:
                 entry["feedback"] = fb

@@ -25,7 +25,7 @@ from app.assessments.models import Question, QuestionBank, QuestionCategory, Que
 from app.assessments.schemas import BankCreate, BankUpdate, ImportReport, ImportRow
 from app.auth.principal import Principal
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed, field_error
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import decode_keyset, keyset_page
 from app.core.patching import apply_changes
 from app.courses import service as courses_service
 from app.reference import service as reference_service
@@ -230,20 +230,9 @@ def list_questions(
             raise NotFound(f"No category {category_id} in this bank.")
         category_ids = [c.id for c in repository.categories(session, bank.id)
                         if c.id == category.id or (subcategories and c.path.startswith(category.path + "/"))]
-    after = None
-    if cursor:
-        created_raw, id_raw = decode_cursor(cursor, 2)
-        try:
-            after = (dt.datetime.fromisoformat(created_raw), uuid.UUID(id_raw))
-        except (TypeError, ValueError):
-            raise BadRequest("The cursor is not valid; start again from the first page.") from None
     rows = repository.list_questions(session, bank.id, category_ids=category_ids, tag=tag, qtype=qtype, q=q,
-                                     archived=archived, after=after, limit=limit + 1)
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
-    return rows[:limit], next_cursor
+                                     archived=archived, after=decode_keyset(cursor), limit=limit + 1)
+    return keyset_page(rows, limit, lambda question: question.created_at)
 
 
 def versions(session: Session, principal: Principal, question_id: uuid.UUID) -> list[QuestionVersion]:

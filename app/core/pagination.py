@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
@@ -30,6 +33,25 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     if not isinstance(values, list) or len(values) != arity:
         raise BadRequest("The cursor is not valid; start again from the first page.")
     return values
+
+
+def decode_keyset(cursor: str | None) -> tuple[dt.datetime, uuid.UUID] | None:
+    """The (time, id) position a keyset cursor names; None for the first page."""
+    if not cursor:
+        return None
+    at_raw, id_raw = decode_cursor(cursor, 2)
+    try:
+        return dt.datetime.fromisoformat(at_raw), uuid.UUID(id_raw)
+    except (TypeError, ValueError):
+        raise BadRequest("The cursor is not valid; start again from the first page.") from None
+
+
+def keyset_page(rows: Sequence[T], limit: int, at: Callable[[T], dt.datetime]) -> tuple[list[T], str | None]:
+    """Cut `limit + 1` fetched rows to a page and the cursor of the next one (rows have an `id`)."""
+    if len(rows) <= limit:
+        return list(rows), None
+    last = rows[limit - 1]
+    return list(rows[:limit]), encode_cursor([at(last).isoformat(), str(last.id)])  # type: ignore[attr-defined]
 
 
 class Page(BaseModel, Generic[T]):

@@ -8,7 +8,6 @@ visible course the caller may not edit is 403.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import unicodedata
 import uuid
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.auth.principal import Principal
 from app.core.db import after_commit, utcnow
 from app.core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, field_error
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import decode_keyset, keyset_page
 from app.core.patching import apply_changes
 from app.core.storage import ObjectInfo, Storage
 from app.core.uploads import SpooledUpload
@@ -124,21 +123,8 @@ def _editable_module(session: Session, principal: Principal, module_id: uuid.UUI
 def list_courses(
     session: Session, principal: Principal, filters: CourseFilters, *, cursor: str | None, limit: int
 ) -> tuple[list[Course], str | None]:
-    after = None
-    if cursor:
-        created_raw, id_raw = decode_cursor(cursor, 2)
-        try:
-            after = (dt.datetime.fromisoformat(created_raw), uuid.UUID(id_raw))
-        except (TypeError, ValueError):
-            from app.core.errors import BadRequest
-
-            raise BadRequest("The cursor is not valid; start again from the first page.") from None
-    rows = repository.list_visible(session, principal, filters, after=after, limit=limit + 1)
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
-    return rows[:limit], next_cursor
+    rows = repository.list_visible(session, principal, filters, after=decode_keyset(cursor), limit=limit + 1)
+    return keyset_page(rows, limit, lambda c: c.created_at)
 
 
 def links(session: Session, course_ids: list[uuid.UUID]) -> dict[str, dict[uuid.UUID, list[str]]]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed, field_error
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import decode_keyset, keyset_page
 from app.core.patching import apply_changes
 from app.courses import service as courses_service
 from app.courses.models import Course, CourseStatus, Module, ModuleKind
@@ -275,19 +275,8 @@ def get_enrolment(session: Session, principal: Principal, enrolment_id: uuid.UUI
 def list_enrolments(
     session: Session, principal: Principal, filters: EnrolmentFilters, *, cursor: str | None, limit: int
 ) -> tuple[list[Enrolment], str | None]:
-    after = None
-    if cursor:
-        at, eid = decode_cursor(cursor, 2)
-        try:
-            after = (dt.datetime.fromisoformat(at), uuid.UUID(eid))
-        except (TypeError, ValueError):
-            raise BadRequest("The cursor is not valid; start again from the first page.") from None
-    rows = repository.list_visible(session, principal, filters, after=after, limit=limit + 1)
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.enrolled_at.isoformat(), str(last.id)])
-    return rows[:limit], next_cursor
+    rows = repository.list_visible(session, principal, filters, after=decode_keyset(cursor), limit=limit + 1)
+    return keyset_page(rows, limit, lambda e: e.enrolled_at)
 
 
 def course_learners(session: Session, principal: Principal, course_id: uuid.UUID) -> list[tuple[Enrolment, User]]:

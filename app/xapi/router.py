@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import threading
 import uuid
 from typing import Annotated, Any
 
@@ -25,7 +26,7 @@ from app.core.deps import RuntimeDep, SessionDep
 from app.core.errors import BadRequest, Forbidden
 from app.core.i18n import parse_accept_language
 from app.core.openapi import problems
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import decode_keyset, encode_cursor
 from app.core.runtime import Runtime
 from app.users import service as users_service
 from app.xapi import auth as lrs_auth
@@ -324,14 +325,10 @@ def _get_statements(request: Request, session, rt: Runtime, auth: LrsAuth, versi
         if limit < 0:
             raise BadRequest("limit must be a non-negative integer.")
         limit = MAX_LIMIT if limit == 0 else min(limit, MAX_LIMIT)
-    after = None
-    if "cursor" in raw:
-        stored_raw, id_raw = decode_cursor(raw["cursor"], 2)
-        try:
-            after = (dt.datetime.fromisoformat(stored_raw), uuid.UUID(id_raw))
-        except (TypeError, ValueError):
-            raise BadRequest("The cursor is not valid.") from None
-    rows = statements.query(session, auth, params, after=after, limit=limit + 1)
+    after = decode_keyset(raw.get("cursor"))
+    # The exact format without attachments returns each statement's JSON as stored, unparsed.
+    raw_json = fmt == "exact" and not with_attachments
+    rows = statements.query(session, auth, params, after=after, limit=limit + 1, raw=raw_json)
     more = ""
     if len(rows) > limit:
         rows = rows[:limit]
@@ -341,9 +338,13 @@ def _get_statements(request: Request, session, rt: Runtime, auth: LrsAuth, versi
         from urllib.parse import urlencode
 
         more = "/xapi/statements?" + urlencode(query)
-    rendered = statements.render(session, rows, fmt, languages)
-    result = {"statements": rendered, "more": more}
-    response = _statements_response(session, rt, result, rendered, with_attachments)
+    if raw_json:
+        body = b'{"statements":[' + ",".join(r.data for r in rows).encode() + b'],"more":' + orjson.dumps(more) + b"}"
+        response = Response(body, media_type="application/json")
+    else:
+        rendered = statements.render(session, rows, fmt, languages)
+        result = {"statements": rendered, "more": more}
+        response = _statements_response(session, rt, result, rendered, with_attachments)
     if rows:
         response.headers["Last-Modified"] = _http_date(max(r.stored for r in rows))
     _consistent_headers(response)
@@ -373,6 +374,16 @@ def _http_date(value: dt.datetime) -> str:
     return format_datetime(value.astimezone(dt.UTC), usegmt=True)
 
 
+# One writing xAPI request at a time per process on SQLite. SQLite has one writer at a time
+# anyway (BEGIN IMMEDIATE), but a connection that finds the write lock taken polls for it,
+# sleeping 1, 2, 5 ... up to 100 ms between tries (busy_timeout), so concurrent writers of one
+# process spent most of their time asleep while the database was free. Waiting on a Python lock
+# hands over the moment the previous writer commits. Writers in other processes still meet at
+# SQLite's lock; if this lock is not had within the timeout the request goes ahead without it.
+_SQLITE_WRITE_LOCK = threading.Lock()
+_SQLITE_WRITE_LOCK_TIMEOUT = 60.0
+
+
 async def _in_thread(request: Request, fn, *args):
     """Run a sync handler in the threadpool with its own transaction (the xAPI handlers read
     the raw body asynchronously first)."""
@@ -382,17 +393,22 @@ async def _in_thread(request: Request, fn, *args):
 
     def call():
         reading = request.method in ("GET", "HEAD")
-        session = rt.session_factory(bind=rt.engine if reading else rt.write_engine)
+        locked = not reading and rt.settings.is_sqlite and _SQLITE_WRITE_LOCK.acquire(timeout=_SQLITE_WRITE_LOCK_TIMEOUT)
         try:
-            auth = lrs_caller(request, session, rt)
-            result = fn(request, session, rt, auth, *args)
-            session.commit()
-            return result
-        except BaseException:
-            session.rollback()
-            raise
+            session = rt.session_factory(bind=rt.engine if reading else rt.write_engine)
+            try:
+                auth = lrs_caller(request, session, rt)
+                result = fn(request, session, rt, auth, *args)
+                session.commit()
+                return result
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
         finally:
-            session.close()
+            if locked:
+                _SQLITE_WRITE_LOCK.release()
 
     return await run_in_threadpool(call)
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import Text, and_, bindparam, cast, exists, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -67,6 +68,15 @@ def _canonical(statement: dict[str, Any], *, ignore_timestamp: bool = False) -> 
     skip = (*SERVER_SET, "timestamp") if ignore_timestamp else SERVER_SET
     body = {k: v for k, v in validation.comparable(statement).items() if k not in skip}
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data (orjson round trip: far cheaper than copy.deepcopy), falling back
+    to copy.deepcopy for what orjson cannot write (e.g. integers beyond 64 bits from Python callers)."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except (TypeError, orjson.JSONDecodeError):
+        return copy.deepcopy(value)
 
 
 def _agent_ifis(actor: dict[str, Any]) -> list[str]:
@@ -143,6 +153,8 @@ def _user_ids_for(session: Session, base_url: str, statements: list[dict[str, An
     if emails:
         for user_id, email in session.execute(select(User.id, User.email).where(User.email.in_(list(emails)))):
             mapping[emails[email]] = user_id
+    if not mapping:
+        return {}
     known = set(session.scalars(select(User.id).where(User.id.in_(list(set(mapping.values()))))))
     return {k: v for k, v in mapping.items() if v in known}
 
@@ -160,7 +172,7 @@ def prepare(
             s = validation.validate_statement(raw, version=version)
         except StatementInvalid as exc:
             raise BadStatement(f"{where}{exc}") from None
-        s = copy.deepcopy(s)
+        s = _copy(s)
         statement_id = (s.get("id") or str(uuid.uuid4())).lower()
         if statement_id in seen:
             raise BadStatement(f"{where}the id {statement_id} appears twice in the batch")
@@ -190,6 +202,46 @@ def _arrays_for_context_activities(s: dict[str, Any]) -> None:
                     activities[key] = [value]
 
 
+_STATEMENT_COLUMNS = ("id", "stored", "data", "verb_id", "actor_ifi", "object_ref", "registration", "voided", "user_id",
+                      "credential", "has_attachments")
+
+
+@functools.lru_cache(maxsize=32)
+def _processors(dialect: Any) -> dict[str, Any]:
+    """The dialect's bind processors of the statement columns' types (identity where a type has
+    none), so that a batch is bound once per value instead of once per row and column."""
+    columns = Statement.__table__.c
+
+    def processor(column: Any) -> Any:
+        return column.type._cached_bind_processor(dialect) or (lambda value: value)
+
+    return {"id": processor(columns.id), "stored": processor(columns.stored), "data": processor(columns.data),
+            "bool": processor(columns.voided)}
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(dialect: Any, table: Any, columns: tuple[str, ...]) -> tuple[str, tuple[int, ...] | None]:
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+    order = tuple(columns.index(name) for name in compiled.positiontup) if compiled.positional else None
+    return compiled.string, order
+
+
+def _insert_many(conn: Any, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """INSERT ... executemany of rows whose values are already bound for the dialect (see
+    `_processors`): for thousands of rows a batch, SQLAlchemy's per-row parameter processing
+    costs more than the database's insert itself."""
+    if not rows:
+        return
+    sql, order = _insert_sql(conn.dialect, table, columns)
+    if order is None:
+        params: list[Any] = [dict(zip(columns, row)) for row in rows]
+    elif order == tuple(range(len(columns))):
+        params = rows
+    else:
+        params = [tuple(row[i] for i in order) for row in rows]
+    conn.exec_driver_sql(sql, params)
+
+
 def store(session: Session, auth: LrsAuth, prepared: list[dict[str, Any]], *, base_url: str, now: dt.datetime) -> list[str]:
     """Insert a prepared batch; returns the ids in order. Existing equivalent statements are
     accepted without a second copy; a different statement under an existing id is 409."""
@@ -212,9 +264,13 @@ def store(session: Session, auth: LrsAuth, prepared: list[dict[str, Any]], *, ba
     # Voiding: the target must not itself be a voiding statement.
     targets = {uuid.UUID(s["object"]["id"]) for s, _ in new if s["object"].get("objectType") == "StatementRef"}
     target_rows = {}
+    target_stored = {}
     if targets:
-        for row in session.execute(select(Statement.id, Statement.verb_id).where(Statement.id.in_(list(targets)))):
+        for row in session.execute(
+            select(Statement.id, Statement.verb_id, Statement.stored).where(Statement.id.in_(list(targets)))
+        ):
             target_rows[row.id] = row.verb_id
+            target_stored[row.id] = row.stored
     in_batch_verbs = {sid: s["verb"]["id"] for s, sid in new}
     for s, _ in new:
         if s["verb"]["id"] == VOIDED:
@@ -224,11 +280,11 @@ def store(session: Session, auth: LrsAuth, prepared: list[dict[str, Any]], *, ba
     users = _user_ids_for(session, base_url, [s for s, _ in new])
     # Index rows, with rows inherited from statements targeted by StatementRef.
     index: dict[uuid.UUID, set[tuple[str, str]]] = {sid: _index_rows(s) for s, sid in new}
-    inherited_targets = targets - batch_ids
+    inherited_targets = [(target_stored[t], t) for t in targets - batch_ids if t in target_stored]
     if inherited_targets:
         for row in session.execute(
             select(StatementIndex.statement_id, StatementIndex.kind, StatementIndex.value).where(
-                StatementIndex.statement_id.in_(list(inherited_targets)),
+                tuple_(StatementIndex.stored, StatementIndex.statement_id).in_(inherited_targets),
                 StatementIndex.kind.in_(["agent", "verb", "activity", "registration", "agent+", "activity+"]),
             )
         ):
@@ -245,28 +301,33 @@ def store(session: Session, auth: LrsAuth, prepared: list[dict[str, Any]], *, ba
     already_voided = set(session.scalars(
         select(Statement.object_ref).where(Statement.object_ref.in_(list(batch_ids)), Statement.verb_id == VOIDED)
     ))
+    conn = session.connection()
+    bind = _processors(conn.dialect)
     statement_rows = []
+    index_rows = []
     for s, sid in new:
         ctx = s.get("context") or {}
         obj = s["object"]
-        statement_rows.append({
-            "id": sid,
-            "stored": dt.datetime.fromisoformat(s["stored"].replace("Z", "+00:00")),
-            "data": s,
-            "verb_id": s["verb"]["id"],
-            "actor_ifi": ifi_of(s["actor"]),
-            "object_ref": uuid.UUID(obj["id"]) if obj.get("objectType") == "StatementRef" else None,
-            "registration": uuid.UUID(ctx["registration"]) if ctx.get("registration") else None,
-            "voided": sid in already_voided or sid in voided_ids,
-            "user_id": users.get(ifi_of(s["actor"]) or ""),
-            "credential": auth.credential,
-            "has_attachments": bool(s.get("attachments")),
-        })
-    session.execute(insert(Statement), statement_rows)
-    session.execute(
-        insert(StatementIndex),
-        [{"statement_id": sid, "kind": kind, "value": value[:2048]} for sid, rows in index.items() for kind, value in rows],
-    )
+        stored = bind["stored"](dt.datetime.fromisoformat(s["stored"].replace("Z", "+00:00")))
+        sid_value = bind["id"](sid)
+        actor_ifi = ifi_of(s["actor"])
+        user_id = users.get(actor_ifi or "")
+        statement_rows.append((
+            sid_value,
+            stored,
+            bind["data"](s),
+            s["verb"]["id"],
+            actor_ifi,
+            bind["id"](uuid.UUID(obj["id"])) if obj.get("objectType") == "StatementRef" else None,
+            bind["id"](uuid.UUID(ctx["registration"])) if ctx.get("registration") else None,
+            bind["bool"](sid in already_voided or sid in voided_ids),
+            bind["id"](user_id) if user_id else None,
+            auth.credential,
+            bind["bool"](bool(s.get("attachments"))),
+        ))
+        index_rows.extend((stored, sid_value, kind, value[:2048]) for kind, value in index[sid])
+    _insert_many(conn, Statement.__table__, _STATEMENT_COLUMNS, statement_rows)
+    _insert_many(conn, StatementIndex.__table__, ("stored", "statement_id", "kind", "value"), index_rows)
     if voided_ids:
         session.execute(
             update(Statement).where(Statement.id.in_(voided_ids), Statement.verb_id != VOIDED).values(voided=True)
@@ -280,35 +341,68 @@ def _merge_activities(session: Session, statements: list[dict[str, Any]], now: d
     """Keep a canonical definition per activity: language maps are merged, other fields take
     the latest value."""
     definitions: dict[str, dict[str, Any]] = {}
+    merged_from: dict[str, list[dict[str, Any]]] = {}
     for s in statements:
         objs = [s["object"]] if s["object"].get("objectType", "Activity") == "Activity" else []
         objs += _activities_in(s.get("context"))
         for obj in objs:
-            if obj.get("definition"):
-                merged = definitions.setdefault(obj["id"], {})
-                _merge_definition(merged, obj["definition"])
+            definition = obj.get("definition")
+            if definition:
+                # Statements of a batch mostly repeat the same definitions: merge each one once
+                # in a row (merging an equal definition again changes nothing).
+                done = merged_from.setdefault(obj["id"], [])
+                if done and done[-1] == definition:
+                    continue
+                done.append(definition)
+                _merge_definition(definitions.setdefault(obj["id"], {}), definition)
     if not definitions:
         return
-    current = {a.id: a for a in session.scalars(select(Activity).where(Activity.id.in_(list(definitions))))}
+    table = Activity.__table__
+    current = dict(session.execute(select(table.c.id, table.c.definition).where(table.c.id.in_(list(definitions)))).all())
+    new_rows, changed = [], []
     for activity_id, definition in definitions.items():
-        row = current.get(activity_id)
-        if row is None:
-            session.add(Activity(id=activity_id, definition=definition, updated_at=now))
-        else:
-            merged = copy.deepcopy(row.definition)
-            _merge_definition(merged, definition)
-            if merged != row.definition:
-                row.definition = merged
-                row.updated_at = now
-    session.flush()
+        if activity_id not in current:
+            new_rows.append({"id": activity_id, "definition": definition, "updated_at": now})
+            continue
+        merged = dict(current[activity_id])
+        _merge_definition(merged, definition)
+        if merged != current[activity_id]:
+            changed.append({"activity_id": activity_id, "definition": merged, "updated_at": now})
+    # Rows are written in id order, so that concurrent transactions lock them in one order
+    # (no deadlock between two batches sharing activities).
+    new_rows.sort(key=lambda row: row["id"])
+    if new_rows and session.get_bind().dialect.name == "postgresql":
+        # Concurrent transactions may both find an activity new (on SQLite writers are
+        # serialised): the second insert must not fail the whole batch (it was a 409), its
+        # definition is merged into the row the first one committed.
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(table).on_conflict_do_nothing(index_elements=[table.c.id]), new_rows)
+        ids = [row["id"] for row in new_rows]
+        for activity_id, stored in session.execute(select(table.c.id, table.c.definition).where(table.c.id.in_(ids))):
+            merged = dict(stored)
+            _merge_definition(merged, definitions[activity_id])
+            if merged != stored:
+                changed.append({"activity_id": activity_id, "definition": merged, "updated_at": now})
+    elif new_rows:
+        session.execute(insert(table), new_rows)
+    if changed:
+        changed.sort(key=lambda row: row["activity_id"])
+        session.execute(
+            update(table).where(table.c.id == bindparam("activity_id"))
+            .values(definition=bindparam("definition"), updated_at=bindparam("updated_at")),
+            changed,
+        )
 
 
 def _merge_definition(target: dict[str, Any], new: dict[str, Any]) -> None:
+    """Merge `new` into `target`; nested values of either are never changed in place (new dicts
+    replace them), so they may be shared with the statements they came from."""
     for key, value in new.items():
         if key in ("name", "description") and isinstance(target.get(key), dict):
             target[key] = {**target[key], **value}
         else:
-            target[key] = copy.deepcopy(value)
+            target[key] = value
 
 
 # Reading ----------------------------------------------------------------------------------
@@ -345,35 +439,74 @@ def get_one(session: Session, auth: LrsAuth, statement_id: str, *, voided: bool)
     return row
 
 
-def _has(kind: str, value: str):
-    return exists().where(StatementIndex.statement_id == Statement.id, StatementIndex.kind == kind, StatementIndex.value == value)
+# Filters from the most to the least selective: the first one present drives the query.
+_DRIVING_ORDER = ("registration", "agent", "activity", "agent+", "activity+", "verb")
 
 
-def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[dt.datetime, uuid.UUID] | None, limit: int) -> list[Statement]:
-    stmt = select(Statement).where(Statement.voided.is_(False))
+def _filters(params: QueryParams) -> list[tuple[str, str]]:
+    found = {}
+    if params.agent:
+        found["agent+" if params.related_agents else "agent"] = params.agent
+    if params.verb:
+        found["verb"] = params.verb
+    if params.activity:
+        found["activity+" if params.related_activities else "activity"] = params.activity
+    if params.registration:
+        found["registration"] = params.registration.lower()
+    return [(kind, found[kind]) for kind in _DRIVING_ORDER if kind in found]
+
+
+def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[dt.datetime, uuid.UUID] | None, limit: int,
+          raw: bool = False) -> list[Any]:
+    """A page of statements in (stored, id) order, newest first unless ascending: rows with
+    `id`, `stored` and `data` (the statement; with `raw`, its JSON text as stored, which the
+    `exact` format returns without parsing and re-encoding it).
+
+    With filters, the most selective one drives the query: its index rows are read in
+    (kind, value, stored, statement_id) order from the keyset position on, the other filters are
+    point lookups in the same index, and only the statements of the page are read.
+    Without filters, the (stored, id) index of the statements drives it. Either way a page costs
+    about `limit` index entries, whatever the size of the store."""
+    data = cast(Statement.data, Text).label("data") if raw else Statement.data
+    columns = (Statement.id, Statement.stored, data)
+    filters = _filters(params)
+    if filters:
+        kind, value = filters[0]
+        drive = StatementIndex.__table__.alias("drive")
+        stored_col, id_col = drive.c.stored, drive.c.statement_id
+        stmt = (
+            select(*columns)
+            .select_from(drive)
+            .join(Statement, Statement.id == drive.c.statement_id)
+            .where(drive.c.kind == kind, drive.c.value == value)
+        )
+        for other_kind, other_value in filters[1:]:
+            probe = StatementIndex.__table__.alias()
+            stmt = stmt.where(
+                exists().where(probe.c.kind == other_kind, probe.c.value == other_value,
+                               probe.c.stored == drive.c.stored, probe.c.statement_id == drive.c.statement_id)
+            )
+    else:
+        stmt = select(*columns)
+        stored_col, id_col = Statement.stored, Statement.id
+    stmt = stmt.where(Statement.voided.is_(False))
     scope = _scope_filter(auth)
     if scope is not None:
         stmt = stmt.where(scope)
-    if params.agent:
-        stmt = stmt.where(_has("agent+" if params.related_agents else "agent", params.agent))
-    if params.verb:
-        stmt = stmt.where(_has("verb", params.verb))
-    if params.activity:
-        stmt = stmt.where(_has("activity+" if params.related_activities else "activity", params.activity))
-    if params.registration:
-        stmt = stmt.where(_has("registration", params.registration.lower()))
     if params.since:
-        stmt = stmt.where(Statement.stored > params.since)
+        stmt = stmt.where(stored_col > params.since)
     if params.until:
-        stmt = stmt.where(Statement.stored <= params.until)
+        stmt = stmt.where(stored_col <= params.until)
     if after is not None:
         stored, sid = after
+        # The row-value comparison is the keyset condition; the plain bound on `stored` lets
+        # every database start the index range scan there.
         if params.ascending:
-            stmt = stmt.where(or_(Statement.stored > stored, and_(Statement.stored == stored, Statement.id > sid)))
+            stmt = stmt.where(stored_col >= stored, tuple_(stored_col, id_col) > (stored, sid))
         else:
-            stmt = stmt.where(or_(Statement.stored < stored, and_(Statement.stored == stored, Statement.id < sid)))
-    order = (Statement.stored.asc(), Statement.id.asc()) if params.ascending else (Statement.stored.desc(), Statement.id.desc())
-    return list(session.scalars(stmt.order_by(*order).limit(limit)))
+            stmt = stmt.where(stored_col <= stored, tuple_(stored_col, id_col) < (stored, sid))
+    order = (stored_col.asc(), id_col.asc()) if params.ascending else (stored_col.desc(), id_col.desc())
+    return list(session.execute(stmt.order_by(*order).limit(limit)))
 
 
 # Formats ----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import time
@@ -46,7 +47,7 @@ def test_state_lists_ids_with_since_and_deletes_all(client, lrs):
     for state_id in ("a", "b"):
         assert client.put(state_url(state_id), json={"x": state_id}, headers=lrs).status_code == 204
     time.sleep(0.01)
-    mark = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+    mark = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     time.sleep(0.01)
     assert client.put(state_url("c"), json={"x": "c"}, headers=lrs).status_code == 204
     assert sorted(client.get(state_url(None), headers=lrs).json()) == ["a", "b", "c"]
