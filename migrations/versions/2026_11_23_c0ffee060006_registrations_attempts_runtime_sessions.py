@@ -1,7 +1,7 @@
 """Registrations, attempts, unit (SCO/AU) states and run-time sessions; play settings of package modules.
 
 Revision ID: c0ffee060006
-Revises: a55e55ed0007
+Revises: 5c2e8a7f41b0
 Create Date: 2026-11-23 09:40:02.323593
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = 'c0ffee060006'
-down_revision = 'a55e55ed0007'
+down_revision = '5c2e8a7f41b0'
 branch_labels = None
 depends_on = None
 
