@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.assessments.router import router as assessments_router
@@ -17,7 +16,7 @@ from app.core.config import Settings
 from app.core.error_handlers import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics
-from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.core.middleware import BodyLimitMiddleware, PathCORSMiddleware, RequestContextMiddleware
 from app.core.openapi import operation_id
 from app.core.runtime import Runtime
 from app.courses.router import router as courses_router
@@ -28,7 +27,10 @@ from app.packages.router import router as packages_router
 from app.packages.worker import ImportWorker
 from app.reference.router import router as reference_router
 from app.users.router import router as users_router
+from app.registrations.cmi5 import Cmi5Rules
 from app.registrations.router import player_router
+from app.registrations.tincan import TinCanTracking
+from app.xapi import hooks as xapi_hooks
 from app.registrations.router import router as registrations_router
 from app.xapi.middleware import XapiMiddleware
 from app.xapi.router import admin_router as lrs_admin_router
@@ -63,10 +65,15 @@ TAGS = [
 ]
 
 
+CONTENT_FACING = ("/xapi", "/cmi5/")
+
+
 def attach_runtime(app: FastAPI, rt: Runtime) -> None:
     """Give the app its runtime and start the per-process background work (import worker,
     attempt sweeper)."""
     app.state.runtime = rt
+    # Profiles that constrain and follow what launched content writes to the LRS.
+    xapi_hooks.install(rt.session_factory, [Cmi5Rules(), TinCanTracking()])
     if rt.settings.package_worker_enabled:
         worker = ImportWorker(rt)
         rt.import_worker = worker
@@ -113,9 +120,18 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
+    # Launched content (cmi5 AUs, xAPI packages) runs on the content origin, or on a publisher's
+    # server, and calls the LRS and the fetch URL from there: those take requests from any origin
+    # (their credentials are headers, never cookies).
+    app.add_middleware(
+        PathCORSMiddleware, include=CONTENT_FACING, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
+        expose_headers=["ETag", "Last-Modified", "X-Experience-API-Version", "X-Experience-API-Consistent-Through"],
+        allow_credentials=False,
+    )
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            PathCORSMiddleware,
+            exclude=CONTENT_FACING,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import PROBLEM_BASE
@@ -175,3 +176,19 @@ class BodyLimitMiddleware:
                 raise
             for message in _problem_message(413, "payload-too-large", "Payload too large", detail):
                 await send(message)
+
+
+class PathCORSMiddleware(CORSMiddleware):
+    """CORS for the paths under `include` (all when empty), except those under `exclude`."""
+
+    def __init__(self, app: ASGIApp, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), **options: Any):
+        super().__init__(app, **options)
+        self.include, self.exclude = include, exclude
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (not self.include or path.startswith(self.include)) and not (
+                self.exclude and path.startswith(self.exclude)):
+            await super().__call__(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -92,4 +92,9 @@ class RuntimeSession(Base):
     initialized: Mapped[bool] = mapped_column(default=False)
     terminated: Mapped[bool] = mapped_column(default=False)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_commit_at: Mapped[dt.datetime | None] = mapped_column()
+    last_commit_at: Mapped[dt.datetime | None] = mapped_column()  # SCORM commit or AU statement
+    # cmi5 and xAPI launches: the AU's temporary LRS credential (its statements belong to this
+    # session), when the one-time fetch URL was used, and whether the LMS abandoned the session.
+    lrs_client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("xapi_clients.id", ondelete="SET NULL"), index=True)
+    fetched_at: Mapped[dt.datetime | None] = mapped_column()
+    abandoned: Mapped[bool] = mapped_column(default=False)

@@ -72,3 +72,13 @@ def runtime_session(session: Session, session_id: uuid.UUID, *, for_update: bool
 def sessions_of(session: Session, unit_state_id: uuid.UUID) -> list[RuntimeSession]:
     return list(session.scalars(select(RuntimeSession).where(RuntimeSession.unit_state_id == unit_state_id)
                                 .order_by(RuntimeSession.started_at)))
+
+
+def open_sessions(session: Session, registration_id: uuid.UUID) -> list[RuntimeSession]:
+    """The registration's run-time sessions not yet terminated or abandoned."""
+    return list(session.scalars(
+        select(RuntimeSession).join(UnitState, UnitState.id == RuntimeSession.unit_state_id)
+        .join(Attempt, Attempt.id == UnitState.attempt_id)
+        .where(Attempt.registration_id == registration_id, RuntimeSession.terminated.is_(False),
+               RuntimeSession.abandoned.is_(False))
+        .order_by(RuntimeSession.started_at)))

@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from app.auth.dependencies import CurrentPrincipal
 from app.core.db import utcnow
 from app.core.deps import RuntimeDep, SessionDep
 from app.core.openapi import problems
-from app.registrations import repository, runtime, service
+from app.packages.models import Standard
+from app.registrations import cmi5, repository, runtime, service, tincan
 from app.registrations.models import Attempt, Registration
 from app.scorm import datamodel
 
@@ -51,9 +53,21 @@ class RegistrationOut(BaseModel):
 
 
 class LaunchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{}, {"unit": "item_2"}, {"new_attempt": True}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {}, {"unit": "item_2"}, {"new_attempt": True},
+        {"unit": "https://rmtc.example/aus/intro", "return_url": "https://learn.rmtc.example/courses/42"}]})
     unit: str | None = Field(default=None, max_length=500, description="identifier of the unit (SCO/AU) to start; default: where the learner left off")
-    new_attempt: bool = Field(default=False, description="start a new attempt (within the module's attempt limit)")
+    new_attempt: bool = Field(default=False, description="start a new attempt (within the module's attempt limit; not for cmi5)")
+    browse: bool = Field(default=False, description="cmi5: launch in Browse mode (the AU records no completion or score)")
+    return_url: HttpUrl | None = Field(default=None, description="cmi5: where the AU sends the learner when it ends (returnURL)")
+
+
+class WaiveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"unit": "https://rmtc.example/aus/intro", "reason": "Tested Out"}]})
+    unit: str = Field(max_length=500, description="the AU's id from the course structure")
+    reason: str = Field(default="Administrative", min_length=1, max_length=200,
+                        description="cmi5 suggests: Tested Out, Equivalent AU, Equivalent Outside Activity, Administrative")
 
 
 class LaunchOut(BaseModel):
@@ -101,8 +115,13 @@ def launch_module(module_id: uuid.UUID, data: LaunchIn, session: SessionDep, rt:
     """Open (or reuse) the learner's registration and launch it."""
     now = utcnow()
     registration = service.open_registration(session, principal, module_id, now=now)
-    return _launch_out(service.launch(session, rt.settings, principal, registration.id, unit_identifier=data.unit,
-                                      new_attempt=data.new_attempt, now=now))
+    return _launch_out(_launch(session, rt, principal, registration.id, data, now))
+
+
+def _launch(session, rt, principal, registration_id: uuid.UUID, data: LaunchIn, now: dt.datetime) -> service.Launch:
+    return service.launch(session, rt.settings, principal, registration_id, unit_identifier=data.unit,
+                          new_attempt=data.new_attempt, browse=data.browse,
+                          return_url=str(data.return_url) if data.return_url else None, now=now)
 
 
 @router.get("/registrations", response_model=list[RegistrationOut])
@@ -122,9 +141,9 @@ def get_registration(registration_id: uuid.UUID, session: SessionDep, principal:
 @router.post("/registrations/{registration_id}/launch", response_model=LaunchOut, responses=problems(403, 409, 422))
 def launch_registration(registration_id: uuid.UUID, data: LaunchIn, session: SessionDep, rt: RuntimeDep,
                         principal: CurrentPrincipal) -> LaunchOut:
-    """A short-lived launch URL on the content origin for the player page."""
-    return _launch_out(service.launch(session, rt.settings, principal, registration_id, unit_identifier=data.unit,
-                                      new_attempt=data.new_attempt, now=utcnow()))
+    """A short-lived launch URL on the content origin: the player page (SCORM), or a redirect to the
+    AU (cmi5) or the activity (xAPI package) with their launch parameters."""
+    return _launch_out(_launch(session, rt, principal, registration_id, data, utcnow()))
 
 
 @router.post("/registrations/{registration_id}/move", response_model=RegistrationOut, responses=problems(403, 422))
@@ -133,7 +152,24 @@ def move_registration(registration_id: uuid.UUID, data: MoveIn, session: Session
     return _registration_out(session, service.move_registration(session, principal, registration_id, data.version, now=utcnow()))
 
 
+@router.post("/registrations/{registration_id}/waive", response_model=RegistrationOut, responses=problems(403, 409))
+def waive_au(registration_id: uuid.UUID, data: WaiveIn, session: SessionDep, principal: CurrentPrincipal) -> RegistrationOut:
+    """Waive a cmi5 AU for this learner (instructors of the course, admins): a `waived` statement,
+    then the blocks and course it satisfies, and the learner's progress."""
+    return _registration_out(session, service.waive(session, principal, registration_id, data.unit, data.reason, now=utcnow()))
+
+
 # Content origin: the player page and the run-time --------------------------------------------
+
+
+@player_router.post("/cmi5/fetch/{token}", tags=["player"], responses={200: {"content": {"application/json": {"examples": {
+    "token": {"value": {"auth-token": "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="}},
+    "used": {"value": {"error-code": "1", "error-text": "The authorization token has already been returned."}}}}}}})
+def cmi5_fetch(token: str, session: SessionDep, rt: RuntimeDep) -> JSONResponse:
+    """The cmi5 fetch URL (one use per AU session): `{"auth-token": ...}`, a Basic credential for
+    `/xapi` limited to the learner, the registration and the session; afterwards (and for a bad
+    or expired URL) a cmi5 error object, always with status 200 as cmi5 8.2 requires."""
+    return JSONResponse(cmi5.fetch(session, rt.settings, token, now=utcnow()), headers=_scorm_headers())
 
 
 @lru_cache(maxsize=1)
@@ -149,17 +185,19 @@ def _scorm_headers() -> dict[str, str]:
 @player_router.get("/play/{token}", include_in_schema=False)
 def player_page(token: str, session: SessionDep, rt: RuntimeDep) -> Response:
     """The player: frames the unit and provides the SCORM API to it."""
-    ctx = runtime.resolve(session, rt.settings, token, launch=True)
-    from app.packages import service as packages_service
-
+    ctx = runtime.resolve(session, rt.settings, token, launch=True, scorm_only=False)
+    content = service.unit_url(rt.settings, ctx.version, ctx.registration, ctx.attempt, ctx.unit)
+    if ctx.version.standard is Standard.cmi5:  # the AU in this window, with the cmi5 launch parameters
+        return RedirectResponse(cmi5.au_launch_url(session, rt.settings, ctx.runtime_session, content), status_code=303,
+                                headers=_scorm_headers())
+    if ctx.version.standard is Standard.xapi:
+        return RedirectResponse(tincan.launch_url(session, rt.settings, ctx.runtime_session, content, now=utcnow()),
+                                status_code=303, headers=_scorm_headers())
     runtime_token = service.runtime_signer(rt.settings).sign({"s": str(ctx.runtime_session.id)},
                                                              ttl_seconds=service.RUNTIME_TTL_SECONDS)
     units = service.units_of(session, ctx.attempt.version_id)
     items = [{"id": u.identifier, "title": _title(u.title)} for u in units]
     unit = ctx.unit
-    path = unit.launch + (("&" if "?" in unit.launch else "?") + unit.parameters.lstrip("?&") if unit.parameters else "")
-    content = packages_service.content_url(rt.settings, ctx.version, user_id=ctx.registration.user_id,
-                                           attempt_id=ctx.attempt.id, path=path)
     config = {
         "scorm": runtime.scorm_version(ctx.version),
         "runtime": f"/runtime/{runtime_token}",

@@ -102,7 +102,11 @@ class Context:
         return self.runtime_session.mode == "review"
 
 
-def resolve(session: Session, settings: Settings, token: str, *, launch: bool = False, for_update: bool = False) -> Context:
+SCORM = (Standard.scorm12, Standard.scorm2004)
+
+
+def resolve(session: Session, settings: Settings, token: str, *, launch: bool = False, for_update: bool = False,
+            scorm_only: bool = True) -> Context:
     from app.registrations.service import launch_signer, runtime_signer
 
     signer = launch_signer(settings) if launch else runtime_signer(settings)
@@ -116,8 +120,11 @@ def resolve(session: Session, settings: Settings, token: str, *, launch: bool = 
     state = session.get(UnitState, runtime_session.unit_state_id)
     attempt = session.get(Attempt, state.attempt_id)
     registration = session.get(Registration, attempt.registration_id)
+    version = session.get(PackageVersion, attempt.version_id)
+    if scorm_only and version.standard not in SCORM:
+        raise NotFound("No such SCORM run-time session.")
     return Context(runtime_session, state, attempt, registration, session.get(LaunchUnit, state.unit_id),
-                   session.get(PackageVersion, attempt.version_id), session.get(ModulePackage, registration.module_id))
+                   version, session.get(ModulePackage, registration.module_id))
 
 
 def _total_cs(session: Session, state: UnitState) -> int:
@@ -222,12 +229,12 @@ def commit(session: Session, settings: Settings, token: str, body: bytes, *, ter
         suspended = ctx.state.exit == "suspend"
         batch.append(builder.statement("suspended" if suspended else "terminated", now,
                                        result=builder.outcome_result(outcome, session_cs=session_cs)))
-    states = _roll_up(session, ctx, now, terminated=parsed.terminate)
+    states = roll_up(session, ctx, now, terminated=parsed.terminate)
     recorder.record(session, batch, base_url=public_base_url(session), now=now)
     attempt_started = first_commit and not any(s.id != ctx.state.id and s.sessions for s in states)
     added_cs = session_cs - rs.reported_time_cs
     rs.reported_time_cs = session_cs
-    _report_progress(session, ctx, now, attempt_started=attempt_started and ctx.state.sessions == 1,
+    report_progress(session, ctx, now, attempt_started=attempt_started and ctx.state.sessions == 1,
                      added_seconds=max(0, round(added_cs / 100)))
     session.flush()
     return CommitResult(accepted=True, outcome=outcome)
@@ -270,7 +277,7 @@ def _interaction_statements(builder: StatementBuilder, ctx: Context, cmi: dict[s
     return out
 
 
-def _roll_up(session: Session, ctx: Context, now: dt.datetime, *, terminated: bool) -> list[UnitState]:
+def roll_up(session: Session, ctx: Context, now: dt.datetime, *, terminated: bool) -> list[UnitState]:
     """The attempt's outcome from its units (all launchable units count; unplayed ones are not
     attempted); the attempt ends when it is done and the learner leaves without suspending."""
     from app.registrations import sequencing
@@ -290,7 +297,7 @@ def _roll_up(session: Session, ctx: Context, now: dt.datetime, *, terminated: bo
     return list(states.values())
 
 
-def _report_progress(session: Session, ctx: Context, now: dt.datetime, *, attempt_started: bool, added_seconds: int) -> None:
+def report_progress(session: Session, ctx: Context, now: dt.datetime, *, attempt_started: bool, added_seconds: int) -> None:
     from app.registrations.service import grade
 
     attempts = repository.attempts_of(session, ctx.registration.id)

@@ -146,6 +146,16 @@ class Launch:
     mode: str
 
 
+def start_attempt(session: Session, registration: Registration, now: dt.datetime, *,
+                  previous: Attempt | None = None) -> Attempt:
+    attempt = Attempt(registration_id=registration.id, number=(previous.number + 1) if previous else 1,
+                      version_id=registration.version_id, started_at=now)
+    session.add(attempt)
+    registration.attempt_count += 1
+    session.flush()
+    return attempt
+
+
 def _attempt_for_launch(session: Session, registration: Registration, link: ModulePackage, now: dt.datetime,
                         new_attempt: bool) -> tuple[Attempt, str]:
     latest = repository.latest_attempt(session, registration.id)
@@ -157,12 +167,7 @@ def _attempt_for_launch(session: Session, registration: Registration, link: Modu
     if latest is None or (allowed and (link.new_attempt_after_completion or new_attempt)):
         if not allowed:
             raise AttemptsExhausted(f"All {link.max_attempts} attempts are used.")
-        attempt = Attempt(registration_id=registration.id, number=(latest.number + 1) if latest else 1,
-                          version_id=registration.version_id, started_at=now)
-        session.add(attempt)
-        registration.attempt_count += 1
-        session.flush()
-        return attempt, "normal"
+        return start_attempt(session, registration, now, previous=latest), "normal"
     if new_attempt:
         raise AttemptsExhausted(f"All {link.max_attempts} attempts are used." if not allowed
                                 else "This module does not allow a new attempt after completion.")
@@ -170,7 +175,8 @@ def _attempt_for_launch(session: Session, registration: Registration, link: Modu
 
 
 def launch(session: Session, settings: Settings, principal: Principal, registration_id: uuid.UUID, *,
-           unit_identifier: str | None, new_attempt: bool, now: dt.datetime) -> Launch:
+           unit_identifier: str | None, new_attempt: bool, now: dt.datetime, browse: bool = False,
+           return_url: str | None = None) -> Launch:
     registration = get_registration(session, principal, registration_id)
     if registration.user_id != principal.user_id:
         raise Forbidden("Only the learner launches their registration.")
@@ -179,7 +185,14 @@ def launch(session: Session, settings: Settings, principal: Principal, registrat
     if enrolment is None or enrolment.status is EnrolmentStatus.withdrawn:
         raise Forbidden("The enrolment was withdrawn.")
     link = _play_settings(session, registration.module_id)
-    attempt, mode = _attempt_for_launch(session, registration, link, now, new_attempt)
+    cmi5_package = standard_of(session, registration.version_id) is Standard.cmi5
+    if cmi5_package:
+        # A cmi5 registration is one course enrolment: its AUs are relaunched, never re-attempted.
+        if new_attempt:
+            raise Conflict("A cmi5 course has no new attempts: relaunch its AUs.")
+        attempt, mode = repository.latest_attempt(session, registration.id) or start_attempt(session, registration, now), "normal"
+    else:
+        attempt, mode = _attempt_for_launch(session, registration, link, now, new_attempt)
     units = units_of(session, attempt.version_id)
     if not units:
         raise Conflict("The package has nothing to launch.")
@@ -190,12 +203,36 @@ def launch(session: Session, settings: Settings, principal: Principal, registrat
                                    errors=[{"loc": ["body", "unit"], "msg": "unknown unit", "type": "value_error"}])
     else:
         unit = next((u for u in units if u.id == attempt.current_unit_id), units[0])
-    from app.registrations import runtime
+    from app.registrations import cmi5, runtime
 
+    if cmi5_package:
+        state = repository.unit_state(session, attempt.id, unit.id)
+        mode = cmi5.launch_mode_for(state, browse=browse) if state is not None else ("browse" if browse else "normal")
     runtime_session = runtime.start_session(session, registration, attempt, unit, mode=mode, now=now)
+    if cmi5_package:
+        version = session.get(PackageVersion, attempt.version_id)
+        cmi5.prepare_launch(session, settings, runtime_session, return_url=return_url, now=now,
+                            launch_url=unit_url(settings, version, registration, attempt, unit))
+    return _launch(settings, runtime_session, registration, attempt, unit, mode, now)
+
+
+def _launch(settings: Settings, runtime_session: RuntimeSession, registration: Registration, attempt: Attempt,
+            unit: LaunchUnit, mode: str, now: dt.datetime) -> Launch:
     token = launch_signer(settings).sign({"s": str(runtime_session.id)}, ttl_seconds=LAUNCH_TTL_SECONDS, now=now.timestamp())
     return Launch(url=f"{settings.content_origin}/play/{token}", expires_at=now + dt.timedelta(seconds=LAUNCH_TTL_SECONDS),
                   registration=registration, attempt=attempt, unit=unit, runtime_session=runtime_session, mode=mode)
+
+
+def unit_url(settings: Settings, version: PackageVersion, registration: Registration, attempt: Attempt,
+             unit: LaunchUnit) -> str:
+    """Where the unit's content is: a signed content URL for a file of the package (SCORM
+    parameters appended to its query), or the AU's own absolute URL (cmi5 AUs hosted elsewhere)."""
+    if "://" in unit.launch.split("?", 1)[0]:
+        return unit.launch
+    path = unit.launch
+    if unit.parameters and version.standard in (Standard.scorm12, Standard.scorm2004):
+        path += ("&" if "?" in path else "?") + unit.parameters.lstrip("?&")
+    return packages_service.content_url(settings, version, user_id=registration.user_id, attempt_id=attempt.id, path=path)
 
 
 def navigate(session: Session, settings: Settings, runtime_token: str, unit_identifier: str, *, request: str = "choice",
@@ -214,9 +251,23 @@ def navigate(session: Session, settings: Settings, runtime_token: str, unit_iden
         raise Forbidden("That item is not available now.")
     mode = "review" if ctx.review else "normal"
     runtime_session = runtime.start_session(session, ctx.registration, ctx.attempt, unit, mode=mode, now=now)
-    token = launch_signer(settings).sign({"s": str(runtime_session.id)}, ttl_seconds=LAUNCH_TTL_SECONDS, now=now.timestamp())
-    return Launch(url=f"{settings.content_origin}/play/{token}", expires_at=now + dt.timedelta(seconds=LAUNCH_TTL_SECONDS),
-                  registration=ctx.registration, attempt=ctx.attempt, unit=unit, runtime_session=runtime_session, mode=mode)
+    return _launch(settings, runtime_session, ctx.registration, ctx.attempt, unit, mode, now)
+
+
+def waive(session: Session, principal: Principal, registration_id: uuid.UUID, au_identifier: str, reason: str, *,
+          now: dt.datetime) -> Registration:
+    registration = get_registration(session, principal, registration_id)
+    if principal.role not in (Role.admin, Role.instructor):
+        raise Forbidden("Only instructors and admins waive AUs.")
+    module, course = courses_service.get_module(session, principal, registration.module_id)
+    courses_service.get_editable_course(session, principal, course.id)
+    if standard_of(session, registration.version_id) is not Standard.cmi5:
+        raise Conflict("Only AUs of cmi5 courses are waived.")
+    from app.registrations import cmi5
+
+    cmi5.waive(session, registration, cmi5.require_au(session, registration.version_id, au_identifier), reason, now=now)
+    session.flush()
+    return registration
 
 
 def learner_of(session: Session, registration: Registration) -> User:

@@ -128,9 +128,13 @@ def _write(session: Session, key: DocKey, doc_id: str, existing: Document | None
     return existing
 
 
-def remove(session: Session, key: DocKey, doc_id: str | None, *, if_match: str | None) -> None:
+def remove(session: Session, key: DocKey, doc_id: str | None, *, if_match: str | None, keep_prefix: str | None = None) -> None:
+    """Delete one document, or all under the key (except those whose id starts with `keep_prefix`)."""
     if doc_id is None:
-        session.execute(delete(Document).where(*key.where()))
+        stmt = delete(Document).where(*key.where())
+        if keep_prefix:
+            stmt = stmt.where(~Document.doc_id.startswith(keep_prefix, autoescape=True))
+        session.execute(stmt)
         return
     existing = get(session, key, doc_id)
     if if_match is not None:

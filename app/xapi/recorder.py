@@ -17,7 +17,7 @@ from app.xapi import statements
 from app.xapi.auth import LrsAuth
 
 PLATFORM_NAME = "RMTC Learning Platform"
-_LAST_STORED = "xapi_last_stored"
+_LAST_STORED = statements.LAST_STORED
 
 # ADL verbs the platform uses.
 VERBS = {

@@ -452,6 +452,7 @@ _DOC_PARAMS = {
     "activity_profile": {"activityId", "profileId", "since"},
     "agent_profile": {"agent", "profileId", "since"},
 }
+LMS_STATE_PREFIX = "LMS."
 _DOC_SCOPE = {"state": "state", "activity_profile": "profile", "agent_profile": "profile"}
 
 
@@ -484,6 +485,11 @@ def _document(request: Request, session, rt: Runtime, auth: LrsAuth, kind: str, 
     need_id = method in ("PUT", "POST") or (method == "DELETE" and kind != "state")
     key, doc_id, since = _doc_key(request, kind, raw, need_id=need_id, version=version)
     _doc_access(auth, kind, key, write=method in ("PUT", "POST", "DELETE"))
+    # A launched AU's temporary credential reads, but never changes, the LMS's own state documents
+    # (cmi5 `LMS.LaunchData`).
+    launched_au = auth.client is not None and auth.client.actor_ifi is not None
+    if launched_au and kind == "state" and method in ("PUT", "POST", "DELETE") and (doc_id or "").startswith(LMS_STATE_PREFIX):
+        raise Forbidden(f"{doc_id} is written by the LMS; an AU may only read it.")
     now = utcnow()
     if method in ("GET", "HEAD"):
         if doc_id is None:
@@ -502,7 +508,8 @@ def _document(request: Request, session, rt: Runtime, auth: LrsAuth, kind: str, 
     elif method == "POST":
         documents.post(session, key, doc_id, body, content_type, now=now, if_match=if_match, if_none_match=if_none_match)
     else:
-        documents.remove(session, key, doc_id, if_match=if_match)
+        documents.remove(session, key, doc_id, if_match=if_match,
+                         keep_prefix=LMS_STATE_PREFIX if launched_au and kind == "state" else None)
     return Response(status_code=204)
 
 

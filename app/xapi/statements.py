@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.core.i18n import pick
 from app.users.models import User
-from app.xapi import validation
+from app.xapi import hooks, validation
 from app.xapi.auth import LrsAuth
 from app.xapi.models import Activity, Statement, StatementIndex
 from app.xapi.validation import StatementInvalid, ifi_of
@@ -242,6 +242,9 @@ def _insert_many(conn: Any, table: Any, columns: tuple[str, ...], rows: list[tup
     conn.exec_driver_sql(sql, params)
 
 
+LAST_STORED = "xapi_last_stored"  # session.info: the latest `stored` written in this transaction
+
+
 def store(session: Session, auth: LrsAuth, prepared: list[dict[str, Any]], *, base_url: str, now: dt.datetime) -> list[str]:
     """Insert a prepared batch; returns the ids in order. Existing equivalent statements are
     accepted without a second copy; a different statement under an existing id is 409."""
@@ -258,6 +261,8 @@ def store(session: Session, auth: LrsAuth, prepared: list[dict[str, Any]], *, ba
         new.append((s, sid))
     if not new:
         return [s["id"] for s in prepared]
+    for hook in hooks.of(session):
+        hook.check(session, auth, [s for s, _ in new], now)
     for s, _ in new:
         s.setdefault("timestamp", s["stored"])
     batch_ids = {sid for _, sid in new}
@@ -334,6 +339,12 @@ def store(session: Session, auth: LrsAuth, prepared: list[dict[str, Any]], *, ba
             .execution_options(synchronize_session=False)
         )
     _merge_activities(session, [s for s, _ in new], now)
+    # What the platform records next in this transaction (hooks, progress) is stored after this batch.
+    last = now + dt.timedelta(microseconds=len(prepared) - 1)
+    if session.info.get(LAST_STORED) is None or session.info[LAST_STORED] < last:
+        session.info[LAST_STORED] = last
+    for hook in hooks.of(session):
+        hook.after(session, auth, [s for s, _ in new], now)
     return [s["id"] for s in prepared]
 
 

@@ -97,11 +97,16 @@ def upgrade() -> None:
     sa.Column('terminated', sa.Boolean(), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_commit_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('lrs_client_id', sa.Uuid(), nullable=True),
+    sa.Column('fetched_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('abandoned', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['lrs_client_id'], ['xapi_clients.id'], name=op.f('fk_runtime_sessions_lrs_client_id_xapi_clients'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['unit_state_id'], ['attempt_units.id'], name=op.f('fk_runtime_sessions_unit_state_id_attempt_units'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_runtime_sessions'))
     )
     with op.batch_alter_table('runtime_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_runtime_sessions_unit_state_id'), ['unit_state_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_runtime_sessions_lrs_client_id'), ['lrs_client_id'], unique=False)
 
     with op.batch_alter_table('module_packages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('max_attempts', sa.Integer(), nullable=True))
@@ -119,6 +124,7 @@ def downgrade() -> None:
         batch_op.drop_column('max_attempts')
 
     with op.batch_alter_table('runtime_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_runtime_sessions_lrs_client_id'))
         batch_op.drop_index(batch_op.f('ix_runtime_sessions_unit_state_id'))
 
     op.drop_table('runtime_sessions')
