@@ -77,7 +77,11 @@ class LaunchOut(BaseModel):
     attempt_id: uuid.UUID
     attempt_number: int
     unit: str
-    mode: str = Field(description="normal, or review when no new attempt is allowed")
+    mode: str = Field(description="normal, or review when no new attempt is allowed; cmi5 also browse")
+    runtime_url: str | None = Field(default=None, description=(
+        "SCORM: the session's run-time base for a frontend with its own SCORM runtime (e.g. scorm-again): "
+        "GET {runtime_url}/cmi for the initial data, POST {runtime_url}/commit as lmsCommitUrl"))
+    content_url: str | None = Field(default=None, description="SCORM: the SCO's URL, to frame next to such a runtime")
 
 
 class MoveIn(BaseModel):
@@ -101,7 +105,7 @@ def _registration_out(session, r: Registration, with_attempts: bool = True) -> R
 def _launch_out(launch: service.Launch) -> LaunchOut:
     return LaunchOut(launch_url=launch.url, expires_at=launch.expires_at, registration_id=launch.registration.id,
                      attempt_id=launch.attempt.id, attempt_number=launch.attempt.number, unit=launch.unit.identifier,
-                     mode=launch.mode)
+                     mode=launch.mode, runtime_url=launch.runtime_url, content_url=launch.content_url)
 
 
 @router.post("/modules/{module_id}/registration", response_model=RegistrationOut, responses=problems(403, 409))
@@ -193,8 +197,7 @@ def player_page(token: str, session: SessionDep, rt: RuntimeDep) -> Response:
     if ctx.version.standard is Standard.xapi:
         return RedirectResponse(tincan.launch_url(session, rt.settings, ctx.runtime_session, content, now=utcnow()),
                                 status_code=303, headers=_scorm_headers())
-    runtime_token = service.runtime_signer(rt.settings).sign({"s": str(ctx.runtime_session.id)},
-                                                             ttl_seconds=service.RUNTIME_TTL_SECONDS)
+    runtime_token = service.runtime_token(rt.settings, ctx.runtime_session)
     units = service.units_of(session, ctx.attempt.version_id)
     items = [{"id": u.identifier, "title": _title(u.title)} for u in units]
     unit = ctx.unit

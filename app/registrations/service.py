@@ -144,6 +144,8 @@ class Launch:
     unit: LaunchUnit
     runtime_session: RuntimeSession
     mode: str
+    runtime_url: str | None = None
+    content_url: str | None = None
 
 
 def start_attempt(session: Session, registration: Registration, now: dt.datetime, *,
@@ -219,8 +221,24 @@ def launch(session: Session, settings: Settings, principal: Principal, registrat
 def _launch(settings: Settings, runtime_session: RuntimeSession, registration: Registration, attempt: Attempt,
             unit: LaunchUnit, mode: str, now: dt.datetime) -> Launch:
     token = launch_signer(settings).sign({"s": str(runtime_session.id)}, ttl_seconds=LAUNCH_TTL_SECONDS, now=now.timestamp())
-    return Launch(url=f"{settings.content_origin}/play/{token}", expires_at=now + dt.timedelta(seconds=LAUNCH_TTL_SECONDS),
-                  registration=registration, attempt=attempt, unit=unit, runtime_session=runtime_session, mode=mode)
+    launch = Launch(url=f"{settings.content_origin}/play/{token}", expires_at=now + dt.timedelta(seconds=LAUNCH_TTL_SECONDS),
+                    registration=registration, attempt=attempt, unit=unit, runtime_session=runtime_session, mode=mode)
+    version = attempt_version(attempt)
+    if version.standard in (Standard.scorm12, Standard.scorm2004):
+        # For a frontend that runs its own SCORM runtime (e.g. scorm-again) instead of the player page.
+        launch.runtime_url = f"{settings.content_origin}/runtime/{runtime_token(settings, runtime_session)}"
+        launch.content_url = unit_url(settings, version, registration, attempt, unit)
+    return launch
+
+
+def runtime_token(settings: Settings, runtime_session: RuntimeSession) -> str:
+    return runtime_signer(settings).sign({"s": str(runtime_session.id)}, ttl_seconds=RUNTIME_TTL_SECONDS)
+
+
+def attempt_version(attempt: Attempt) -> PackageVersion:
+    from sqlalchemy.orm import object_session
+
+    return object_session(attempt).get(PackageVersion, attempt.version_id)
 
 
 def unit_url(settings: Settings, version: PackageVersion, registration: Registration, attempt: Attempt,
