@@ -334,19 +334,27 @@ def session_of_client(session: Session, auth: LrsAuth) -> RuntimeSession | None:
     client = auth.client
     if client is None or client.actor_ifi is None:
         return None
-    return session.scalars(select(RuntimeSession).where(RuntimeSession.lrs_client_id == client.id)).first()
+    # Locked: two requests of one AU session are checked one after the other (PostgreSQL).
+    return session.scalars(select(RuntimeSession).where(RuntimeSession.lrs_client_id == client.id).with_for_update()).first()
+
+
+def launched_session(session: Session, auth: LrsAuth, standard: Standard) -> AuSession | None:
+    """The launch session whose content writes with this credential, for a package of `standard`."""
+    rs = session_of_client(session, auth)
+    if rs is None:
+        return None
+    au = au_session(session, rs)
+    return au if au.version.standard is standard else None
 
 
 class Cmi5Rules:
     """The LRS statement hook for AU credentials (cmi5 sections 6.3, 7.1, 9)."""
 
     def check(self, session: Session, auth: LrsAuth, statements: list[dict[str, Any]], now: dt.datetime) -> None:
-        rs = session_of_client(session, auth)
-        if rs is None:
+        au = launched_session(session, auth, Standard.cmi5)
+        if au is None:
             return
-        au = au_session(session, rs)
-        if au.version.standard is not Standard.cmi5:
-            return
+        rs = au.runtime_session
         flags = au.state.cmi or {}
         sim = _Sim(initialized=rs.initialized, terminated=rs.terminated, completed=au.state.completion_status == "completed",
                    passed=au.state.success_status == "passed", failed_here=flags.get(FAILED_IN) == au.session_id)
@@ -355,13 +363,9 @@ class Cmi5Rules:
             _check_one(au, rs, sim, s, f"statement {index}: " if many else "")
 
     def after(self, session: Session, auth: LrsAuth, statements: list[dict[str, Any]], now: dt.datetime) -> None:
-        rs = session_of_client(session, auth)
-        if rs is None:
-            return
-        au = au_session(session, rs)
-        if au.version.standard is not Standard.cmi5:
-            return
-        apply(session, au, statements, now)
+        au = launched_session(session, auth, Standard.cmi5)
+        if au is not None:
+            apply(session, au, statements, now)
 
 
 def _check_one(au: AuSession, rs: RuntimeSession, sim: _Sim, s: dict[str, Any], where: str) -> None:

@@ -68,13 +68,10 @@ class TinCanTracking:
         return None  # any valid statement about the learner and registration is accepted
 
     def after(self, session: Session, auth: LrsAuth, statements: list[dict[str, Any]], now: dt.datetime) -> None:
-        rs = cmi5.session_of_client(session, auth)
-        if rs is None or rs.abandoned:
+        au = cmi5.launched_session(session, auth, Standard.xapi)
+        if au is None:
             return
-        au = cmi5.au_session(session, rs)
-        if au.version.standard is not Standard.xapi:
-            return
-        state = au.state
+        rs, state = au.runtime_session, au.state
         fresh_attempt = au.attempt.completion_status == "not attempted"
         ended = False
         for s in statements:
