@@ -81,3 +81,4 @@ def runtime_base(client, launch_url: str) -> tuple[str, dict]:
 @pytest.fixture
 def scorm12_played(client, factory) -> Played:
     return play_setup(client, factory, builders.scorm12())
+from tests.browser_support import browser, live  # noqa: E402,F401  (fixtures for the browser tests)
