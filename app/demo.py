@@ -9,8 +9,11 @@ Never loaded in production (the CLI refuses).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress
@@ -303,6 +306,48 @@ def _load_assessments(session: Session, now: dt.datetime) -> None:
         attempt_service.submit(session, learner, attempt.id, answers, now)
 
 
+CONTENT_PACKAGES = Path(__file__).resolve().parent.parent / "content_packages"
+# Playable modules from this repository's content_packages/ (folder, course slug, module title).
+DEMO_PACKAGES = [
+    ("cmi5-return-counselling", "return-and-reintegration-counselling",
+     {"en": "Interactive lesson: the counselling interview (cmi5)", "sr-Latn": "Interaktivna lekcija: savetodavni razgovor (cmi5)"}),
+]
+
+
+def _zip_folder(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+def _load_packages(settings: Settings, session_factory, now: dt.datetime) -> None:
+    """Import the sample packages and add each as an optional module of its demo course."""
+    from app.core.storage import make_storage
+    from app.packages import service as packages_service
+
+    storage = make_storage(settings)
+    for folder, slug, title in DEMO_PACKAGES:
+        if not (CONTENT_PACKAGES / folder).is_dir():
+            continue  # an installation without the repository's sample content
+        with session_factory() as session, session.begin():
+            instructor = _principal(users_service.find_by_email(session, f"instructor@{DEMO_DOMAIN}"))
+            course = courses_service.get_course_by_slug(session, instructor, slug)
+            if any(m.title == title for m in courses_service.modules_of(session, course.id)):
+                continue
+            blob = _zip_folder(CONTENT_PACKAGES / folder)
+            version = packages_service.upload(session, storage, settings, instructor, io.BytesIO(blob), size=len(blob),
+                                              sha256=None, filename=f"{folder}.zip", package_id=None)
+        packages_service.claim(session_factory, version.id, now)
+        packages_service.process(session_factory, storage, settings, version.id)
+        with session_factory() as session, session.begin():
+            module = courses_service.add_module(session, instructor, course.id,
+                                                ModuleCreate(title=title, kind=ModuleKind.package, required=False))
+            packages_service.attach_to_module(session, instructor, module.id, version.package_id)
+
+
 def load_demo(settings: Settings, *, progress: Console | None = None) -> list[DemoLogin]:
     engine = make_engine(settings.resolved_database_url)
     passwords = PasswordHashing(settings)
@@ -316,6 +361,7 @@ def load_demo(settings: Settings, *, progress: Console | None = None) -> list[De
                 bar.add_task("demo courses", total=None)
                 _load_courses(session, utcnow())
                 _load_assessments(session, utcnow())
+        _load_packages(settings, make_session_factory(writing(engine), settings.public_base_url), utcnow())
     finally:
         engine.dispose()
     return [DemoLogin(p.role.value, p.country, p.email, PASSWORDS[p.role]) for p in PEOPLE]

@@ -85,6 +85,16 @@ def test_demo_is_idempotent_and_serve_answers_real_http(tmp_path):
         dashboard = httpx.get(base + "/api/v1/me/courses",
                               headers={"Authorization": f"Bearer {learner['access_token']}"}).json()
         assert [d["course_slug"] for d in dashboard] == ["asylum-procedures-eu-acquis"]
+        # The sample cmi5 package is a playable module of the return course (once, though demo ran twice).
+        lh = {"Authorization": f"Bearer {learner['access_token']}"}
+        ret = next(c for c in courses if c["slug"] == "return-and-reintegration-counselling")
+        assert httpx.post(f"{base}/api/v1/courses/{ret['id']}/enrol", headers=lh).status_code == 200
+        modules = httpx.get(f"{base}/api/v1/courses/{ret['id']}", headers=lh).json()["modules"]
+        [lesson] = [m for m in modules if m["kind"] == "package"]
+        launched = httpx.post(f"{base}/api/v1/modules/{lesson['id']}/launch", json={}, headers=lh)
+        assert launched.status_code == 200, launched.text
+        au = httpx.get(base + "/play/" + launched.json()["launch_url"].split("/play/", 1)[1])
+        assert au.status_code == 303 and "/au/index.html?" in au.headers["location"] and "fetch=" in au.headers["location"]
     finally:
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=30)
