@@ -73,6 +73,7 @@ class UnitState(Base):
     total_time_cs: Mapped[int] = mapped_column(BigInteger, default=0)
     exit: Mapped[str] = mapped_column(String(20), default="")
     sessions: Mapped[int] = mapped_column(Integer, default=0)
+    activity_attempts: Mapped[int] = mapped_column(Integer, default=0)  # sessions not resuming a suspended one
     interactions_recorded: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -76,6 +76,8 @@ def start_session(session: Session, registration: Registration, attempt: Attempt
     else:
         entry = ""
     state.sessions += 1
+    if mode == "normal" and entry != "resume":
+        state.activity_attempts += 1
     attempt.current_unit_id = unit.id
     runtime_session = RuntimeSession(unit_state_id=state.id, entry=entry if mode == "normal" else "", mode=mode, started_at=now)
     session.add(runtime_session)

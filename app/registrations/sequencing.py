@@ -112,10 +112,21 @@ def _rule_applies(rule: dict[str, Any], children: list[Status]) -> bool:
 
 
 class _Walker:
-    def __init__(self, units: list[LaunchUnit], states: dict[Any, UnitState]):
+    def __init__(self, units: list[LaunchUnit], states: dict[Any, UnitState], collection: dict[str, Any] | None = None):
         self.by_identifier = {u.identifier: u for u in units}
         self.states = states
         self.items: dict[str, dict[str, Any]] = {}
+        # <imsss:sequencingCollection>: shared sequencing an item refers to with IDRef.
+        self.shared = {_attr(c, "ID"): c for c in _seq_children(collection, "sequencing") if _attr(c, "ID")}
+
+    def seq(self, node: dict[str, Any] | None) -> dict[str, Any] | None:
+        """An item's sequencing: its own elements, completed by those of the IDRef'd collection entry."""
+        own = (node or {}).get("sequencing")
+        shared = self.shared.get(_attr(own, "IDRef"))
+        if shared is None:
+            return own
+        mine = {c.get("tag") for c in own.get("children", [])}
+        return {**own, "children": [c for c in shared.get("children", []) if c.get("tag") not in mine] + own.get("children", [])}
 
     def leaf(self, node: dict[str, Any]) -> Status:
         unit = self.by_identifier.get(node.get("unit") or "")
@@ -137,19 +148,19 @@ class _Walker:
         return status
 
     def cluster(self, node: dict[str, Any], kids: list[dict[str, Any]]) -> Status:
-        seq = node.get("sequencing")
+        seq = self.seq(node)
         child_statuses = [(k, self.walk(k)) for k in kids]
-        tracked = [(k, s) for k, s in child_statuses if _attr(_seq_child(k.get("sequencing"), "deliveryControls"), "tracked", "true") != "false"]
+        tracked = [(k, s) for k, s in child_statuses if _attr(_seq_child(self.seq(k), "deliveryControls"), "tracked", "true") != "false"]
 
         def contributes(k: dict[str, Any], kind: str) -> bool:
-            controls = _seq_child(k.get("sequencing"), "rollupRules")
+            controls = _seq_child(self.seq(k), "rollupRules")
             return _attr(controls, kind, "true") != "false"
 
         success_set = [s for k, s in tracked if contributes(k, "rollupObjectiveSatisfied")]
         completion_set = [(k, s) for k, s in tracked if contributes(k, "rollupProgressCompletion")]
         status = Status(attempted=any(s.attempted for _, s in child_statuses))
         # Measure: weighted average.
-        weighted = [(s.measure, _float(_attr(_seq_child(k.get("sequencing"), "rollupRules"), "objectiveMeasureWeight"), 1.0))
+        weighted = [(s.measure, _float(_attr(_seq_child(self.seq(k), "rollupRules"), "objectiveMeasureWeight"), 1.0))
                     for k, s in tracked]
         total = sum(w for m, w in weighted if m is not None)
         if total > 0:
@@ -188,7 +199,15 @@ class _Walker:
 
     def preconditions(self, node: dict[str, Any], status: Status) -> dict[str, bool]:
         flags = {"hidden": bool(node.get("hidden")), "disabled": False, "skipped": False}
-        seq_rules = _seq_child(node.get("sequencing"), "sequencingRules")
+        # Limit conditions: an item whose attempts reached attemptLimit is not delivered again
+        # (a suspended attempt may still be resumed).
+        limit = int(_float(_attr(_seq_child(self.seq(node), "limitConditions"), "attemptLimit"), 0))
+        unit = self.by_identifier.get(node.get("unit") or "")
+        state = self.states.get(unit.id) if unit else None
+        if limit > 0 and state is not None and state.activity_attempts >= limit and state.exit != "suspend":
+            flags["disabled"] = True
+            flags["attempt_limit_reached"] = True
+        seq_rules = _seq_child(self.seq(node), "sequencingRules")
         for rule in _seq_children(seq_rules, "preConditionRule"):
             conditions_node = _seq_child(rule, "ruleConditions")
             combination = _attr(conditions_node, "conditionCombination", "all")
@@ -214,7 +233,7 @@ def _default_organization(structure: dict[str, Any]) -> dict[str, Any] | None:
 
 def roll_up(structure: dict[str, Any], units: list[LaunchUnit], states: dict[Any, UnitState]) -> Rolled:
     org = _default_organization(structure)
-    walker = _Walker(units, states)
+    walker = _Walker(units, states, structure.get("sequencing_collection"))
     if org is not None and units:
         status = walker.walk(org)
     else:

@@ -205,6 +205,10 @@ def launch(session: Session, settings: Settings, principal: Principal, registrat
                                    errors=[{"loc": ["body", "unit"], "msg": "unknown unit", "type": "value_error"}])
     else:
         unit = next((u for u in units if u.id == attempt.current_unit_id), units[0])
+        if _item_flags(attempt, unit).get("disabled"):  # e.g. its attempt limit is reached: the next one
+            unit = next((u for u in units if not _item_flags(attempt, u).get("disabled")), unit)
+    if _item_flags(attempt, unit).get("disabled") and mode == "normal":
+        raise Forbidden(f"The item {unit.identifier} is not available now (disabled by its sequencing rules or attempt limit).")
     from app.registrations import cmi5, runtime
 
     if cmi5_package:
@@ -216,6 +220,10 @@ def launch(session: Session, settings: Settings, principal: Principal, registrat
         cmi5.prepare_launch(session, settings, runtime_session, return_url=return_url, now=now,
                             launch_url=unit_url(settings, version, registration, attempt, unit))
     return _launch(settings, runtime_session, registration, attempt, unit, mode, now)
+
+
+def _item_flags(attempt: Attempt, unit: LaunchUnit) -> dict:
+    return ((attempt.tree_state or {}).get("items") or {}).get(unit.identifier) or {}
 
 
 def _launch(settings: Settings, runtime_session: RuntimeSession, registration: Registration, attempt: Attempt,
@@ -264,7 +272,7 @@ def navigate(session: Session, settings: Settings, runtime_token: str, unit_iden
     unit = next((u for u in units_of(session, ctx.attempt.version_id) if u.identifier == unit_identifier), None)
     if unit is None:
         raise NotFound(f"No unit {unit_identifier!r} in this package.")
-    flags = ((ctx.attempt.tree_state or {}).get("items") or {}).get(unit_identifier) or {}
+    flags = _item_flags(ctx.attempt, unit)
     if flags.get("disabled") or (request == "choice" and flags.get("hidden")):
         raise Forbidden("That item is not available now.")
     mode = "review" if ctx.review else "normal"

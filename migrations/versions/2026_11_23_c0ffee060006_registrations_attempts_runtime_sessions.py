@@ -75,6 +75,7 @@ def upgrade() -> None:
     sa.Column('total_time_cs', sa.BigInteger(), nullable=False),
     sa.Column('exit', sa.String(length=20), nullable=False),
     sa.Column('sessions', sa.Integer(), nullable=False),
+    sa.Column('activity_attempts', sa.Integer(), nullable=False),
     sa.Column('interactions_recorded', sa.Integer(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['attempt_id'], ['registration_attempts.id'], name=op.f('fk_attempt_units_attempt_id_registration_attempts'), ondelete='CASCADE'),
