@@ -139,7 +139,8 @@ def move_registration(registration_id: uuid.UUID, data: MoveIn, session: Session
 @lru_cache(maxsize=1)
 def _player_assets() -> tuple[str, str]:
     here = Path(__file__).parent / "player"
-    return (here / "player.html").read_text("utf-8"), (here / "player.js").read_text("utf-8")
+    page = (here / "player.html").read_text("utf-8").replace("{{DATAMODEL}}", (here / "datamodel.js").read_text("utf-8"))
+    return page, (here / "player.js").read_text("utf-8")
 
 
 def _scorm_headers() -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from app.users.models import Role
 from tests.packages import builders
@@ -186,3 +187,17 @@ def test_scorm2004_thresholds_decide_status_and_navigation_between_items(client,
     reg = client.get(f"/api/v1/registrations/{body['registration_id']}", headers=played.learner_headers).json()
     assert reg["attempts"][0]["completion_status"] == "completed" and reg["status"] in ("passed", "completed")
     assert client.post(f"{base}/navigate", json={"unit": "NOPE"}).status_code == 404
+
+
+def test_player_page_inlines_the_data_model_before_the_player(client, scorm12_played):
+    from pathlib import Path
+
+    import app
+
+    player = Path(app.__file__).parent / "registrations" / "player"
+    url = launch(client, scorm12_played)["launch_url"]
+    page = client.get("/" + url.split("://", 1)[1].split("/", 1)[1])
+    assert page.status_code == 200
+    scripts = re.findall(r"<script>(.*?)</script>", page.text, re.DOTALL)
+    assert scripts == [(player / "datamodel.js").read_text("utf-8"), (player / "player.js").read_text("utf-8")]
+    assert "{{" not in page.text.replace(scripts[0], "").replace(scripts[1], "")

@@ -86,7 +86,7 @@
   function getValue(element) {
     if (state === "new") { lastError = is12 ? 301 : 122; return ""; }
     if (state === "ended") { lastError = is12 ? 101 : 123; return ""; }
-    var result = validator.get(cmi, element);
+    var result = validator.get(cmi, element, config.hidden);
     lastError = result.error;
     return result.error === 0 ? result.value : "";
   }
@@ -94,7 +94,7 @@
   function setValue(element, value) {
     if (state === "new") return fail(is12 ? 301 : 132);
     if (state === "ended") return fail(is12 ? 101 : 133);
-    var code = validator.set(cmi, element, String(value));
+    var code = validator.set(cmi, element, String(value), config.locked);
     if (code !== 0) return fail(code);
     dirty = true;
     return ok();
