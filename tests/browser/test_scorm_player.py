@@ -149,3 +149,74 @@ def test_scorm12_suspend_by_closing_the_page_resume_and_pass(live_server, browse
     assert {"initialized", "suspended", "resumed", "responded", "passed", "scored", "terminated"} <= set(verbs)
     assert verbs.index("suspended") < verbs.index("resumed") < verbs.index("passed")
 
+
+def test_scorm2004_two_scos_resume_continue_menu_and_rollup(live_server, browser):
+    server = live_server
+    played = play_setup(server.client, server.factory, builders.scorm2004_playable())
+    first = launch(server.client, played)
+    assert first["unit"] == "INDICATORS"
+    page, sco = open_player(browser, first["launch_url"], "indicators.html")
+    assert [o for o in page.locator("#items option").all_inner_texts()] == ["Indicators", "Referral"]
+    assert sco.evaluate("sco.started") == {"init": {"result": "true", "error": "0"}, "entry": "ab-initio",
+                                           "location": "", "suspend_data": ""}
+    assert sco.evaluate("sco.get('cmi.score.raw')") == {"result": "", "error": "403"}
+    click(sco, "Next page")
+    # This SCO terminates itself from its unload handler, after the player's pagehide.
+    sco.evaluate("sco.atUnload = [['cmi.location', 'page-2-end'], ['cmi.session_time', 'PT2S']]")
+    saved = close_mid_session(server, page, lambda c: c.get("cmi.location") == "page-2-end")
+    assert saved["cmi.exit"] == "suspend" and saved["cmi.session_time"] == "PT2S"
+
+    # Back where they left off: the same unit, resumed.
+    second = launch(server.client, played)
+    assert (second["unit"], second["attempt_id"]) == ("INDICATORS", first["attempt_id"])
+    page, sco = open_player(browser, second["launch_url"], "indicators.html")
+    started = sco.evaluate("sco.started")
+    assert (started["entry"], started["location"], started["suspend_data"]) == ("resume", "page-2-end",
+                                                                                saved["cmi.suspend_data"])
+
+    cmi = server.runtime_cmi(player_config(page)["runtime"])
+    assert_refusals_match_python(sco, "2004", cmi, sets=[
+        ("cmi.score.scaled", "2"), ("cmi.score.scaled", "high"), ("cmi.completion_status", "done"),
+        ("cmi.success_status", "Passed"), ("cmi.interactions.0.type", "choice"), ("cmi.learner_id", "someone-else"),
+        ("cmi.bogus", "1"), ("cmi._version", "2.0"), ("adl.nav.request", "start"), ("cmi.objectives.3.id", "o"),
+        ("cmi.exit", "quit"), ("cmi.objectives.0.score.scaled", "0.5"), ("cmi.interactions._count", "1"),
+        ("", "x"), ("cmi.suspend_data", "x" * 64001),
+    ], gets=["cmi.exit", "cmi.session_time", "cmi.score.raw", "cmi.score._count", "cmi.interactions.0.id",
+             "adl.nav.request_valid.choice.intro", "cmi.nothing", ""])
+
+    # Finish the first SCO: it asks to continue, the player delivers the second.
+    url = page.url
+    click(sco, "Finish")
+    sco = after_navigation(page, url, "referral.html")
+    assert sco.evaluate("sco.started")["entry"] == "ab-initio"
+    assert player_config(page)["unit"] == "REFERRAL"
+
+    # The menu goes back to the first SCO (its data is still there), then to the second.
+    url = page.url
+    page.select_option("#items", "INDICATORS")
+    sco = after_navigation(page, url, "indicators.html")
+    assert sco.evaluate("sco.started")["entry"] == ""
+    assert sco.evaluate("['cmi.completion_status', 'cmi.success_status', 'cmi.score.scaled'].map(e => sco.get(e).result)") \
+        == ["completed", "passed", "0.9"]
+    url = page.url
+    page.select_option("#items", "REFERRAL")
+    sco = after_navigation(page, url, "referral.html")
+    click(sco, "Finish")
+    sco.locator("#state", has_text="finished true").wait_for()
+    page.locator("#status", has_text="Finished").wait_for()
+
+    registration = server.client.get(f"/api/v1/registrations/{first['registration_id']}", headers=played.learner_headers).json()
+    attempt = registration["attempts"][0]
+    assert (registration["status"], registration["attempt_count"]) == ("passed", 1)
+    assert registration["score_scaled"] == pytest.approx(0.8)  # the two SCOs' scaled scores, averaged
+    assert (attempt["completion_status"], attempt["success_status"]) == ("completed", "passed")
+    assert attempt["finished_at"] and attempt["total_time_seconds"] >= 2 + 5.25 * 2
+
+    entry, module = module_progress(server, played)
+    assert module["status"] == "passed" and module["score_scaled"] == pytest.approx(0.8)
+    assert entry["progress"] == 1.0
+
+    verbs = statement_verbs(server, first["registration_id"])
+    assert verbs[0] == "initialized" and verbs[-1] == "terminated"
+    assert {"initialized", "suspended", "resumed", "responded", "completed", "passed", "scored", "terminated"} <= set(verbs)
+    assert verbs.index("suspended") < verbs.index("resumed") < verbs.index("completed")

@@ -177,6 +177,7 @@
 
   function afterTerminate() {
     show("Finished");
+    if (unloading) return; // the SCO terminated because the page is going away: no navigation
     var nav = cmi["adl.nav.request"] || "";
     var index = config.items.findIndex(function (i) { return i.id === config.unit; });
     var next = null;
