@@ -156,7 +156,9 @@ def player_page(token: str, session: SessionDep, rt: RuntimeDep) -> Response:
     runtime_token = service.runtime_signer(rt.settings).sign({"s": str(ctx.runtime_session.id)},
                                                              ttl_seconds=service.RUNTIME_TTL_SECONDS)
     units = service.units_of(session, ctx.attempt.version_id)
-    items = [{"id": u.identifier, "title": _title(u.title)} for u in units]
+    flags = service.item_flags(session, ctx.attempt, ctx.version)
+    items = [{"id": u.identifier, "title": _title(u.title), "hidden": bool(flags.get(u.identifier, {}).get("hidden")),
+              "disabled": bool(flags.get(u.identifier, {}).get("disabled"))} for u in units]
     unit = ctx.unit
     path = unit.launch + (("&" if "?" in unit.launch else "?") + unit.parameters.lstrip("?&") if unit.parameters else "")
     content = packages_service.content_url(rt.settings, ctx.version, user_id=ctx.registration.user_id,

@@ -25,7 +25,7 @@ from app.enrolments import repository as enrolments_repository
 from app.enrolments.models import EnrolmentStatus
 from app.packages import service as packages_service
 from app.packages.models import LaunchUnit, ModulePackage, Package, PackageVersion, Standard, VersionStatus
-from app.registrations import repository
+from app.registrations import repository, sequencing
 from app.registrations.models import Attempt, GradingMethod, Registration, RuntimeSession, UnitState
 from app.users.models import Role, User
 
@@ -209,7 +209,7 @@ def navigate(session: Session, settings: Settings, runtime_token: str, unit_iden
     unit = next((u for u in units_of(session, ctx.attempt.version_id) if u.identifier == unit_identifier), None)
     if unit is None:
         raise NotFound(f"No unit {unit_identifier!r} in this package.")
-    flags = ((ctx.attempt.tree_state or {}).get("items") or {}).get(unit_identifier) or {}
+    flags = item_flags(session, ctx.attempt, ctx.version).get(unit_identifier) or {}
     if flags.get("disabled") or (request == "choice" and flags.get("hidden")):
         raise Forbidden("That item is not available now.")
     mode = "review" if ctx.review else "normal"
@@ -217,6 +217,16 @@ def navigate(session: Session, settings: Settings, runtime_token: str, unit_iden
     token = launch_signer(settings).sign({"s": str(runtime_session.id)}, ttl_seconds=LAUNCH_TTL_SECONDS, now=now.timestamp())
     return Launch(url=f"{settings.content_origin}/play/{token}", expires_at=now + dt.timedelta(seconds=LAUNCH_TTL_SECONDS),
                   registration=ctx.registration, attempt=ctx.attempt, unit=unit, runtime_session=runtime_session, mode=mode)
+
+
+def item_flags(session: Session, attempt: Attempt, version: PackageVersion) -> dict[str, dict]:
+    """Per item identifier: "hidden" (from choice) and "disabled", as the attempt's last rollup left
+    them; an attempt nothing was committed to yet gets them from the manifest and its rules now."""
+    items = (attempt.tree_state or {}).get("items")
+    if items is None:
+        states = {s.unit_id: s for s in repository.unit_states(session, attempt.id)}
+        items = sequencing.roll_up(version.structure or {}, units_of(session, version.id), states).tree_state["items"]
+    return items
 
 
 def learner_of(session: Session, registration: Registration) -> User:

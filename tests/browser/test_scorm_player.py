@@ -220,3 +220,19 @@ def test_scorm2004_two_scos_resume_continue_menu_and_rollup(live_server, browser
     assert verbs[0] == "initialized" and verbs[-1] == "terminated"
     assert {"initialized", "suspended", "resumed", "responded", "completed", "passed", "scored", "terminated"} <= set(verbs)
     assert verbs.index("suspended") < verbs.index("resumed") < verbs.index("completed")
+
+
+def test_menu_leaves_out_items_hidden_from_choice(live_server, browser):
+    """A package whose pages never call the API: the menu offers the visible items only, and
+    choosing one delivers it."""
+    server = live_server
+    played = play_setup(server.client, server.factory, builders.scorm2004())
+    page = browser.new_page()
+    page.goto(launch(server.client, played)["launch_url"])
+    page.frame_locator("#sco").locator("h1", has_text="Lesson").wait_for()
+    assert page.locator("#items option").all_inner_texts() == ["Indicators", "Referral"]
+    url = page.url
+    page.select_option("#items", "MOD2")
+    page.wait_for_url(lambda u: u != url)
+    assert player_config(page)["unit"] == "MOD2" and "chapter=2" in page.frame_locator("#sco").owner.get_attribute("src")
+    assert page.locator("#items option:checked").inner_text() == "Referral"

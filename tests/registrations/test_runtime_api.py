@@ -201,3 +201,14 @@ def test_player_page_inlines_the_data_model_before_the_player(client, scorm12_pl
     scripts = re.findall(r"<script>(.*?)</script>", page.text, re.DOTALL)
     assert scripts == [(player / "datamodel.js").read_text("utf-8"), (player / "player.js").read_text("utf-8")]
     assert "{{" not in page.text.replace(scripts[0], "").replace(scripts[1], "")
+
+
+def test_items_hidden_from_choice_before_anything_is_committed(client, factory):
+    """isvisible="false" hides an item from the menu from the first launch on, not only once a commit
+    has computed the activity tree's state."""
+    played = play_setup(client, factory, builders.scorm2004())
+    base, config = runtime_base(client, launch(client, played)["launch_url"])
+    assert [(i["id"], i["hidden"], i["disabled"]) for i in config["items"]] == [
+        ("MOD1", False, False), ("MOD2", False, False), ("HIDDEN", True, False)]
+    assert client.post(f"{base}/navigate", json={"unit": "HIDDEN"}).status_code == 403
+    assert client.post(f"{base}/navigate", json={"unit": "HIDDEN", "request": "continue"}).status_code == 200

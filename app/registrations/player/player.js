@@ -199,10 +199,14 @@
     else { show("Cannot open that part (" + xhr.status + ")."); }
   }
 
+  // The menu offers what may be chosen: items hidden from choice are left out (flow still reaches
+  // them), disabled ones are shown but cannot be picked.
   var select = document.getElementById("items");
-  if (config.items.length > 1) {
-    config.items.forEach(function (item) {
+  var menu = config.items.filter(function (item) { return !item.hidden || item.id === config.unit; });
+  if (menu.length > 1) {
+    menu.forEach(function (item) {
       var option = document.createElement("option");
+      option.disabled = !!item.disabled && item.id !== config.unit;
       option.value = item.id;
       option.textContent = item.title || item.id;
       option.selected = item.id === config.unit;
