@@ -11,6 +11,7 @@ the LRS statements all follow from each accepted commit, in the same transaction
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,9 @@ from app.xapi import recorder
 SESSION_ONLY = {"cmi.core.exit", "cmi.core.session_time", "cmi.exit", "cmi.session_time", "adl.nav.request"}
 # Elements the server computes (a client's value is ignored, not refused: scorm-again sends them).
 SERVER_COMPUTED = {"cmi.core.total_time", "cmi.total_time"}
+# adl.nav.request_valid.* follow the activity tree, which other sessions' commits may change while
+# this one runs: also the server's, whatever the client sends.
+SERVER_COMPUTED_PREFIX = "adl.nav.request_valid."
 
 
 class CommitRefused(AppError):
@@ -142,7 +146,27 @@ def initial_data(session: Session, ctx: Context) -> dict[str, str]:
     else:
         kwargs["completion_threshold"] = data.get("completion_threshold")
         kwargs["scaled_passing_score"] = data.get("scaled_passing_score")
+        kwargs["nav_request_valid"] = _nav_request_valid(session, ctx)
     return datamodel.initial_cmi(ctx.scorm, **kwargs)
+
+
+_TARGET = re.compile(f"(?:{datamodel.IDC})+")
+
+
+def _nav_request_valid(session: Session, ctx: Context) -> dict[str, str]:
+    """What the player will deliver (SCORM 2004 adl.nav.request_valid): continue/previous to the
+    next/previous unit, choice of any unit neither hidden from choice nor disabled."""
+    from app.registrations.service import item_flags, units_of
+
+    units = units_of(session, ctx.attempt.version_id)
+    flags = item_flags(session, ctx.attempt, ctx.version)
+    deliverable = {u.identifier: not (flags.get(u.identifier) or {}).get("disabled") for u in units}
+    choosable = {u.identifier: deliverable[u.identifier] and not (flags.get(u.identifier) or {}).get("hidden") for u in units}
+    ids = [u.identifier for u in units]
+    here = ids.index(ctx.unit.identifier)
+    valid = {"continue": here + 1 < len(ids) and deliverable[ids[here + 1]], "previous": here > 0 and deliverable[ids[here - 1]]}
+    valid.update({f"choice.{{target={i}}}": choosable[i] for i in ids if _TARGET.fullmatch(i)})
+    return {name: "true" if ok else "false" for name, ok in valid.items()}
 
 
 def _learner_name(full_name: str, scorm: str) -> str:
@@ -170,7 +194,7 @@ def commit(session: Session, settings: Settings, token: str, body: bytes, *, ter
         return CommitResult(accepted=False)
     if rs.terminated:
         raise SessionEnded("This session has ended; launch again to continue.")
-    incoming = {k: v for k, v in parsed.data.items() if k not in SERVER_COMPUTED}
+    incoming = {k: v for k, v in parsed.data.items() if k not in SERVER_COMPUTED and not k.startswith(SERVER_COMPUTED_PREFIX)}
     before = initial_data(session, ctx) if not rs.initialized else {**ctx.state.cmi}
     after = {**before, **incoming}
     try:

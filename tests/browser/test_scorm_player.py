@@ -42,6 +42,12 @@ def player_config(page) -> dict:
     return page.evaluate("JSON.parse(document.getElementById('rmtc-config').textContent)")
 
 
+def nav_valid(frame) -> list[str]:
+    """GetValue of adl.nav.request_valid.continue, .previous and .choice.{target=INDICATORS}."""
+    return frame.evaluate("['continue', 'previous', 'choice.{target=INDICATORS}']"
+                          ".map(r => sco.get('adl.nav.request_valid.' + r).result)")
+
+
 def click(frame, name: str) -> None:
     frame.get_by_role("button", name=name).click()
 
@@ -160,6 +166,7 @@ def test_scorm2004_two_scos_resume_continue_menu_and_rollup(live_server, browser
     assert sco.evaluate("sco.started") == {"init": {"result": "true", "error": "0"}, "entry": "ab-initio",
                                            "location": "", "suspend_data": ""}
     assert sco.evaluate("sco.get('cmi.score.raw')") == {"result": "", "error": "403"}
+    assert nav_valid(sco) == ["true", "false", "true"]
     click(sco, "Next page")
     # This SCO terminates itself from its unload handler, after the player's pagehide.
     sco.evaluate("sco.atUnload = [['cmi.location', 'page-2-end'], ['cmi.session_time', 'PT2S']]")
@@ -190,6 +197,7 @@ def test_scorm2004_two_scos_resume_continue_menu_and_rollup(live_server, browser
     sco = after_navigation(page, url, "referral.html")
     assert sco.evaluate("sco.started")["entry"] == "ab-initio"
     assert player_config(page)["unit"] == "REFERRAL"
+    assert nav_valid(sco) == ["false", "true", "true"]
 
     # The menu goes back to the first SCO (its data is still there), then to the second.
     url = page.url

@@ -212,3 +212,19 @@ def test_items_hidden_from_choice_before_anything_is_committed(client, factory):
         ("MOD1", False, False), ("MOD2", False, False), ("HIDDEN", True, False)]
     assert client.post(f"{base}/navigate", json={"unit": "HIDDEN"}).status_code == 403
     assert client.post(f"{base}/navigate", json={"unit": "HIDDEN", "request": "continue"}).status_code == 200
+
+
+def test_scorm2004_request_valid_follows_the_items(client, factory):
+    played = play_setup(client, factory, builders.scorm2004())
+    base, _ = runtime_base(client, launch(client, played)["launch_url"])
+    valid = {k.removeprefix("adl.nav.request_valid."): v for k, v in client.get(f"{base}/cmi").json()["cmi"].items()
+             if k.startswith("adl.nav.request_valid.")}
+    assert valid == {"continue": "true", "previous": "false", "choice.{target=MOD1}": "true",
+                     "choice.{target=MOD2}": "true", "choice.{target=HIDDEN}": "false"}
+    # The client cannot change them (read-only), and a stale copy of them is not an error.
+    assert _commit(client, base, {"sequence": 1, "data": {"adl.nav.request_valid.continue": "false"}}).status_code == 200
+    assert client.get(f"{base}/cmi").json()["cmi"]["adl.nav.request_valid.continue"] == "true"
+    last = client.post(f"{base}/navigate", json={"unit": "HIDDEN", "request": "continue"}).json()
+    base3, _ = runtime_base(client, last["launch_url"])
+    cmi = client.get(f"{base3}/cmi").json()["cmi"]
+    assert (cmi["adl.nav.request_valid.continue"], cmi["adl.nav.request_valid.previous"]) == ("false", "true")
