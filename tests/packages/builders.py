@@ -307,6 +307,13 @@ SCO_JS = r"""
 """
 
 
+def _sco_resources(scos: dict[str, str]) -> str:
+    """<resource> elements of SCOs (identifier -> page) sharing sco.js next to their pages."""
+    return "".join(
+        f'<resource identifier="{rid}" type="webcontent" adlcp:scormType="sco" href="{page}"><file href="{page}"/>'
+        f'<file href="{page.rsplit("/", 1)[0]}/sco.js"/></resource>' for rid, page in scos.items())
+
+
 def _sco_page(version: str, title: str, finish: list[tuple[str, str]]) -> bytes:
     finish_json = json.dumps(finish).replace('"', "&quot;")
     return f"""<!doctype html>
@@ -328,11 +335,7 @@ SCORM12_PLAYABLE_MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
         <adlcp:masteryscore>80</adlcp:masteryscore></item>
     </organization>
   </organizations>
-  <resources>
-    <resource identifier="SCO" type="webcontent" adlcp:scormtype="sco" href="lesson/index.html">
-      <file href="lesson/index.html"/><file href="lesson/sco.js"/>
-    </resource>
-  </resources>
+  <resources>{resources}</resources>
 </manifest>
 """
 
@@ -345,7 +348,7 @@ SCORM12_FINISH = [("cmi.core.score.raw", "90"), ("cmi.core.score.min", "0"), ("c
 
 def scorm12_playable() -> bytes:
     return zip_bytes({
-        "imsmanifest.xml": SCORM12_PLAYABLE_MANIFEST.encode(),
+        "imsmanifest.xml": SCORM12_PLAYABLE_MANIFEST.format(resources=_sco_resources({"SCO": "lesson/index.html"})).encode(),
         "lesson/index.html": _sco_page("1.2", "First interview", SCORM12_FINISH),
         "lesson/sco.js": SCO_JS.encode(),
     })
@@ -362,14 +365,7 @@ SCORM2004_PLAYABLE_MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
       <imsss:sequencing><imsss:controlMode choice="true" flow="true"/></imsss:sequencing>
     </organization>
   </organizations>
-  <resources>
-    <resource identifier="SCO1" type="webcontent" adlcp:scormType="sco" href="sco/indicators.html">
-      <file href="sco/indicators.html"/><file href="sco/sco.js"/>
-    </resource>
-    <resource identifier="SCO2" type="webcontent" adlcp:scormType="sco" href="sco/referral.html">
-      <file href="sco/referral.html"/><file href="sco/sco.js"/>
-    </resource>
-  </resources>
+  <resources>{resources}</resources>
 </manifest>
 """
 
@@ -387,7 +383,8 @@ SCORM2004_FINISH = {
 
 def scorm2004_playable() -> bytes:
     return zip_bytes({
-        "imsmanifest.xml": SCORM2004_PLAYABLE_MANIFEST.encode(),
+        "imsmanifest.xml": SCORM2004_PLAYABLE_MANIFEST.format(
+            resources=_sco_resources({"SCO1": "sco/indicators.html", "SCO2": "sco/referral.html"})).encode(),
         "sco/indicators.html": _sco_page("2004", "Indicators", SCORM2004_FINISH["INDICATORS"]),
         "sco/referral.html": _sco_page("2004", "Referral", SCORM2004_FINISH["REFERRAL"]),
         "sco/sco.js": SCO_JS.encode(),

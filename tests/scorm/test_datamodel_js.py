@@ -88,8 +88,13 @@ def _filled(version: str, cmi: dict, pairs) -> dict:
     return cmi
 
 
+def _typed(version: str, fresh) -> dict[str, dict[str, str]]:
+    """A session with one interaction of each type."""
+    return {f"typed:{t}": _filled(version, fresh(), [("cmi.interactions.0.id", "q1"), ("cmi.interactions.0.type", t)])
+            for t in export_rules(version)["types"]["interaction_type"]["vocab"]}
+
+
 def _states_12() -> dict[str, dict[str, str]]:
-    types = export_rules("1.2")["types"]["interaction_type"]["vocab"]
     states = {
         "new": s12(),
         "resumed": initial_cmi("1.2", learner_id="u-7", learner_name="Marko M.", entry="resume", credit="no-credit",
@@ -109,13 +114,10 @@ def _states_12() -> dict[str, dict[str, str]]:
                         + [(f"cmi.interactions.0.objectives.{i}.id", f"o{i}") for i in range(50)]
                         + [(f"cmi.interactions.1.correct_responses.{i}.pattern", f"p{i}") for i in range(50)]),
     }
-    for t in types:
-        states[f"typed:{t}"] = _filled("1.2", s12(), [("cmi.interactions.0.id", "q1"), ("cmi.interactions.0.type", t)])
-    return states
+    return {**states, **_typed("1.2", s12)}
 
 
 def _states_2004() -> dict[str, dict[str, str]]:
-    types = export_rules("2004")["types"]["interaction_type"]["vocab"]
     thresholds = {"completion_threshold": 0.6, "scaled_passing_score": 0.6}
     states = {
         "new": s2004(),
@@ -148,9 +150,7 @@ def _states_2004() -> dict[str, dict[str, str]]:
                         + [(f"cmi.interactions.0.objectives.{i}.id", f"o{i}") for i in range(50)]
                         + [(f"cmi.interactions.0.correct_responses.{i}.pattern", f"p{i}") for i in range(50)]),
     }
-    for t in types:
-        states[f"typed:{t}"] = _filled("2004", s2004(), [("cmi.interactions.0.id", "q1"), ("cmi.interactions.0.type", t)])
-    return states
+    return {**states, **_typed("2004", s2004)}
 
 
 STATES = {"1.2": _states_12, "2004": _states_2004}
