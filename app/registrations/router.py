@@ -150,7 +150,7 @@ def _scorm_headers() -> dict[str, str]:
 @player_router.get("/play/{token}", include_in_schema=False)
 def player_page(token: str, session: SessionDep, rt: RuntimeDep) -> Response:
     """The player: frames the unit and provides the SCORM API to it."""
-    ctx = runtime.resolve(session, rt.settings, token, launch=True)
+    ctx = runtime.open_player(session, rt.settings, token, now=utcnow())
     from app.packages import service as packages_service
 
     runtime_token = service.runtime_signer(rt.settings).sign({"s": str(ctx.runtime_session.id)},

@@ -129,6 +129,18 @@ def test_scorm12_suspend_by_closing_the_page_resume_and_pass(live_server, browse
     assert started["entry"] == "resume" and started["location"] == "page-3"
     assert started["suspend_data"] == saved["cmi.suspend_data"] and "šđčćž" in started["suspend_data"]
 
+    # Reloading the page (F5) mid-session: the reloaded player resumes with what the SCO had set.
+    click(sco, "Next page")
+    sco.evaluate("sco.call('commit')")
+    click(sco, "Next page")
+    page.reload()
+    sco = running_sco(page, "index.html")
+    started = sco.evaluate("sco.started")
+    assert (started["init"]["result"], started["entry"], started["location"]) == ("true", "resume", "page-5")
+    click(sco, "Next page")
+    assert sco.evaluate("sco.call('commit')") == {"result": "true", "error": "0"}
+    assert server.wait_for_cmi(player_config(page)["runtime"], lambda c: True)["cmi.core.lesson_location"] == "page-6"
+
     cmi = server.runtime_cmi(player_config(page)["runtime"])
     assert_refusals_match_python(sco, "1.2", cmi, sets=[
         ("cmi.core.score.raw", "ninety"), ("cmi.core.score.raw", "101"), ("cmi.core.lesson_status", "not attempted"),

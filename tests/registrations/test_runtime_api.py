@@ -228,3 +228,23 @@ def test_scorm2004_request_valid_follows_the_items(client, factory):
     base3, _ = runtime_base(client, last["launch_url"])
     cmi = client.get(f"{base3}/cmi").json()["cmi"]
     assert (cmi["adl.nav.request_valid.continue"], cmi["adl.nav.request_valid.previous"]) == ("false", "true")
+
+
+def test_a_reloaded_player_page_runs_a_new_session_that_resumes(client, factory, scorm12_played):
+    url = launch(client, scorm12_played)["launch_url"]
+    base, _ = runtime_base(client, url)
+    assert _commit(client, base, {"sequence": 1, "data": {}}).status_code == 200
+    assert _commit(client, base, {"sequence": 2, "data": {"cmi.core.lesson_location": "p2"}}).status_code == 200
+    # The page is reloaded: the new page is served before the old one's closing beacon arrives.
+    reloaded, _ = runtime_base(client, url)
+    last = {"cmi.core.lesson_location": "p3", "cmi.core.exit": "suspend"}
+    assert _commit(client, base, {"sequence": 3, "terminate": True, "data": last}).status_code == 200
+    cmi = client.get(f"{reloaded}/cmi").json()["cmi"]
+    assert cmi["cmi.core.entry"] == "resume" and cmi["cmi.core.lesson_location"] == "p3"
+    # Its commits count from 1 again and are kept (the old session would drop them as repeats).
+    assert _commit(client, reloaded, {"sequence": 1, "data": cmi}).status_code == 200
+    assert _commit(client, reloaded, {"sequence": 2, "data": {"cmi.core.lesson_location": "p4"}}).status_code == 200
+    assert client.get(f"{reloaded}/cmi").json()["cmi"]["cmi.core.lesson_location"] == "p4"
+    registration = launch(client, scorm12_played)["registration_id"]
+    verbs = [s["verb"]["id"].rsplit("/", 1)[1] for s in _statements(client, factory, registration)]
+    assert verbs == ["initialized", "suspended", "resumed"]
