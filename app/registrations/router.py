@@ -179,7 +179,8 @@ def cmi5_fetch(token: str, session: SessionDep, rt: RuntimeDep) -> JSONResponse:
 @lru_cache(maxsize=1)
 def _player_assets() -> tuple[str, str]:
     here = Path(__file__).parent / "player"
-    return (here / "player.html").read_text("utf-8"), (here / "player.js").read_text("utf-8")
+    page = (here / "player.html").read_text("utf-8").replace("{{DATAMODEL}}", (here / "datamodel.js").read_text("utf-8"))
+    return page, (here / "player.js").read_text("utf-8")
 
 
 def _scorm_headers() -> dict[str, str]:
@@ -190,16 +191,20 @@ def _scorm_headers() -> dict[str, str]:
 def player_page(token: str, session: SessionDep, rt: RuntimeDep) -> Response:
     """The player: frames the unit and provides the SCORM API to it."""
     ctx = runtime.resolve(session, rt.settings, token, launch=True, scorm_only=False)
+    if ctx.version.standard in (Standard.cmi5, Standard.xapi):
+        content = service.unit_url(rt.settings, ctx.version, ctx.registration, ctx.attempt, ctx.unit)
+        if ctx.version.standard is Standard.cmi5:  # the AU in this window, with the cmi5 launch parameters
+            target = cmi5.au_launch_url(session, rt.settings, ctx.runtime_session, content)
+        else:
+            target = tincan.launch_url(session, rt.settings, ctx.runtime_session, content, now=utcnow())
+        return RedirectResponse(target, status_code=303, headers=_scorm_headers())
+    ctx = runtime.open_player(session, rt.settings, token, now=utcnow())
     content = service.unit_url(rt.settings, ctx.version, ctx.registration, ctx.attempt, ctx.unit)
-    if ctx.version.standard is Standard.cmi5:  # the AU in this window, with the cmi5 launch parameters
-        return RedirectResponse(cmi5.au_launch_url(session, rt.settings, ctx.runtime_session, content), status_code=303,
-                                headers=_scorm_headers())
-    if ctx.version.standard is Standard.xapi:
-        return RedirectResponse(tincan.launch_url(session, rt.settings, ctx.runtime_session, content, now=utcnow()),
-                                status_code=303, headers=_scorm_headers())
     runtime_token = service.runtime_token(rt.settings, ctx.runtime_session)
     units = service.units_of(session, ctx.attempt.version_id)
-    items = [{"id": u.identifier, "title": _title(u.title)} for u in units]
+    flags = service.item_flags(session, ctx.attempt, ctx.version)
+    items = [{"id": u.identifier, "title": _title(u.title), "hidden": bool(flags.get(u.identifier, {}).get("hidden")),
+              "disabled": bool(flags.get(u.identifier, {}).get("disabled"))} for u in units]
     unit = ctx.unit
     config = {
         "scorm": runtime.scorm_version(ctx.version),

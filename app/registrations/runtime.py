@@ -10,7 +10,9 @@ the LRS statements all follow from each accepted commit, in the same transaction
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +39,10 @@ from app.xapi import recorder
 # Elements that belong to one session and are not carried into the next.
 SESSION_ONLY = {"cmi.core.exit", "cmi.core.session_time", "cmi.exit", "cmi.session_time", "adl.nav.request"}
 # Elements the server computes (a client's value is ignored, not refused: scorm-again sends them).
-SERVER_COMPUTED = {"cmi.core.total_time", "cmi.total_time"}
+SERVER_COMPUTED = {"cmi.core.total_time", "cmi.total_time", "cmi.core.entry", "cmi.entry"}
+# adl.nav.request_valid.* follow the activity tree, which other sessions' commits may change while
+# this one runs: also the server's, whatever the client sends.
+SERVER_COMPUTED_PREFIX = "adl.nav.request_valid."
 
 
 class CommitRefused(AppError):
@@ -69,20 +74,25 @@ def start_session(session: Session, registration: Registration, attempt: Attempt
         state = UnitState(attempt_id=attempt.id, unit_id=unit.id, cmi={}, updated_at=now)
         session.add(state)
         session.flush()
-    if state.sessions == 0:
-        entry = "ab-initio"
-    elif state.exit == "suspend":
-        entry = "resume"
-    else:
-        entry = ""
     state.sessions += 1
+    entry = _entry(state, mode)
     if mode == "normal" and entry != "resume":
-        state.activity_attempts += 1
+        state.activity_attempts += 1  # a new attempt on this item (limit conditions)
     attempt.current_unit_id = unit.id
-    runtime_session = RuntimeSession(unit_state_id=state.id, entry=entry if mode == "normal" else "", mode=mode, started_at=now)
+    runtime_session = RuntimeSession(unit_state_id=state.id, entry=entry, mode=mode, started_at=now)
     session.add(runtime_session)
     session.flush()
     return runtime_session
+
+
+def _entry(state: UnitState, mode: str) -> str:
+    """cmi.entry of the unit's latest session (counted in `state.sessions`): ab-initio for the first,
+    resume when the one before it ended suspended."""
+    if mode != "normal":
+        return ""
+    if state.sessions <= 1:
+        return "ab-initio"
+    return "resume" if state.exit == "suspend" else ""
 
 
 @dataclass
@@ -129,6 +139,19 @@ def resolve(session: Session, settings: Settings, token: str, *, launch: bool = 
                    version, session.get(ModulePackage, registration.module_id))
 
 
+def open_player(session: Session, settings: Settings, launch_token: str, *, now: dt.datetime) -> Context:
+    """The run-time session a player page serves: the launch's own, or, once that one has been used
+    (the page is reloaded), a new session of the same unit. The reloaded page's commits start their
+    sequence again: on the old session they would be taken for repeats and dropped, and the old
+    page's closing beacon may have ended it."""
+    ctx = resolve(session, settings, launch_token, launch=True)
+    rs = ctx.runtime_session
+    if rs.initialized or rs.terminated or rs.last_sequence >= 0:
+        fresh = start_session(session, ctx.registration, ctx.attempt, ctx.unit, mode=rs.mode, now=now)
+        ctx = dataclasses.replace(ctx, runtime_session=fresh)
+    return ctx
+
+
 def _total_cs(session: Session, state: UnitState) -> int:
     return sum(s.session_time_cs for s in repository.sessions_of(session, state.id))
 
@@ -140,7 +163,10 @@ def initial_data(session: Session, ctx: Context) -> dict[str, str]:
     review = ctx.review
     kwargs: dict[str, Any] = dict(
         learner_id=str(user.id), learner_name=_learner_name(user.full_name, ctx.scorm),
-        entry=ctx.runtime_session.entry, credit="no-credit" if review else "credit",
+        # Until the first commit the entry follows the unit's state: the previous session's closing
+        # beacon may arrive after this session was opened (a reloaded page).
+        entry=ctx.runtime_session.entry if ctx.runtime_session.initialized else _entry(ctx.state, ctx.runtime_session.mode),
+        credit="no-credit" if review else "credit",
         mode="review" if review else "normal", launch_data=data.get("data_from_lms"),
         max_time_allowed=data.get("max_time_allowed"), time_limit_action=data.get("time_limit_action"),
         total_time=_total_cs(session, ctx.state) - ctx.runtime_session.session_time_cs,
@@ -151,7 +177,27 @@ def initial_data(session: Session, ctx: Context) -> dict[str, str]:
     else:
         kwargs["completion_threshold"] = data.get("completion_threshold")
         kwargs["scaled_passing_score"] = data.get("scaled_passing_score")
+        kwargs["nav_request_valid"] = _nav_request_valid(session, ctx)
     return datamodel.initial_cmi(ctx.scorm, **kwargs)
+
+
+_TARGET = re.compile(f"(?:{datamodel.IDC})+")
+
+
+def _nav_request_valid(session: Session, ctx: Context) -> dict[str, str]:
+    """What the player will deliver (SCORM 2004 adl.nav.request_valid): continue/previous to the
+    next/previous unit, choice of any unit neither hidden from choice nor disabled."""
+    from app.registrations.service import item_flags, units_of
+
+    units = units_of(session, ctx.attempt.version_id)
+    flags = item_flags(session, ctx.attempt, ctx.version)
+    deliverable = {u.identifier: not (flags.get(u.identifier) or {}).get("disabled") for u in units}
+    choosable = {u.identifier: deliverable[u.identifier] and not (flags.get(u.identifier) or {}).get("hidden") for u in units}
+    ids = [u.identifier for u in units]
+    here = ids.index(ctx.unit.identifier)
+    valid = {"continue": here + 1 < len(ids) and deliverable[ids[here + 1]], "previous": here > 0 and deliverable[ids[here - 1]]}
+    valid.update({f"choice.{{target={i}}}": choosable[i] for i in ids if _TARGET.fullmatch(i)})
+    return {name: "true" if ok else "false" for name, ok in valid.items()}
 
 
 def _learner_name(full_name: str, scorm: str) -> str:
@@ -179,7 +225,7 @@ def commit(session: Session, settings: Settings, token: str, body: bytes, *, ter
         return CommitResult(accepted=False)
     if rs.terminated:
         raise SessionEnded("This session has ended; launch again to continue.")
-    incoming = {k: v for k, v in parsed.data.items() if k not in SERVER_COMPUTED}
+    incoming = {k: v for k, v in parsed.data.items() if k not in SERVER_COMPUTED and not k.startswith(SERVER_COMPUTED_PREFIX)}
     before = initial_data(session, ctx) if not rs.initialized else {**ctx.state.cmi}
     after = {**before, **incoming}
     try:
@@ -199,6 +245,7 @@ def commit(session: Session, settings: Settings, token: str, body: bytes, *, ter
     first_commit = not rs.initialized
     if first_commit:
         rs.initialized = True
+        rs.entry = before["cmi.core.entry" if ctx.scorm == "1.2" else "cmi.entry"]
         batch.append(builder.statement("resumed" if rs.entry == "resume" else "initialized", now))
     previous = _outcome(ctx, ctx.state.cmi or {})
     rs.session_time_cs = session_cs

@@ -25,7 +25,7 @@ from app.enrolments import repository as enrolments_repository
 from app.enrolments.models import EnrolmentStatus
 from app.packages import service as packages_service
 from app.packages.models import LaunchUnit, ModulePackage, Package, PackageVersion, Standard, VersionStatus
-from app.registrations import repository
+from app.registrations import repository, sequencing
 from app.registrations.models import Attempt, GradingMethod, Registration, RuntimeSession, UnitState
 from app.users.models import Role, User
 
@@ -203,11 +203,12 @@ def launch(session: Session, settings: Settings, principal: Principal, registrat
         if unit is None:
             raise ValidationFailed(f"No launchable unit {unit_identifier!r} in this package.",
                                    errors=[{"loc": ["body", "unit"], "msg": "unknown unit", "type": "value_error"}])
-    else:
+    flags = {} if cmi5_package else item_flags(session, attempt, attempt_version(attempt))
+    if unit_identifier is None:
         unit = next((u for u in units if u.id == attempt.current_unit_id), units[0])
-        if _item_flags(attempt, unit).get("disabled"):  # e.g. its attempt limit is reached: the next one
-            unit = next((u for u in units if not _item_flags(attempt, u).get("disabled")), unit)
-    if _item_flags(attempt, unit).get("disabled") and mode == "normal":
+        if flags.get(unit.identifier, {}).get("disabled"):  # e.g. its attempt limit is reached: the next one
+            unit = next((u for u in units if not flags.get(u.identifier, {}).get("disabled")), unit)
+    if flags.get(unit.identifier, {}).get("disabled") and mode == "normal":
         raise Forbidden(f"The item {unit.identifier} is not available now (disabled by its sequencing rules or attempt limit).")
     from app.registrations import cmi5, runtime
 
@@ -220,10 +221,6 @@ def launch(session: Session, settings: Settings, principal: Principal, registrat
         cmi5.prepare_launch(session, settings, runtime_session, return_url=return_url, now=now,
                             launch_url=unit_url(settings, version, registration, attempt, unit))
     return _launch(settings, runtime_session, registration, attempt, unit, mode, now)
-
-
-def _item_flags(attempt: Attempt, unit: LaunchUnit) -> dict:
-    return ((attempt.tree_state or {}).get("items") or {}).get(unit.identifier) or {}
 
 
 def _launch(settings: Settings, runtime_session: RuntimeSession, registration: Registration, attempt: Attempt,
@@ -272,7 +269,7 @@ def navigate(session: Session, settings: Settings, runtime_token: str, unit_iden
     unit = next((u for u in units_of(session, ctx.attempt.version_id) if u.identifier == unit_identifier), None)
     if unit is None:
         raise NotFound(f"No unit {unit_identifier!r} in this package.")
-    flags = _item_flags(ctx.attempt, unit)
+    flags = item_flags(session, ctx.attempt, ctx.version).get(unit_identifier) or {}
     if flags.get("disabled") or (request == "choice" and flags.get("hidden")):
         raise Forbidden("That item is not available now.")
     mode = "review" if ctx.review else "normal"
@@ -294,6 +291,16 @@ def waive(session: Session, principal: Principal, registration_id: uuid.UUID, au
     cmi5.waive(session, registration, cmi5.require_au(session, registration.version_id, au_identifier), reason, now=now)
     session.flush()
     return registration
+
+
+def item_flags(session: Session, attempt: Attempt, version: PackageVersion) -> dict[str, dict]:
+    """Per item identifier: "hidden" (from choice) and "disabled", as the attempt's last rollup left
+    them; an attempt nothing was committed to yet gets them from the manifest and its rules now."""
+    items = (attempt.tree_state or {}).get("items")
+    if items is None:
+        states = {s.unit_id: s for s in repository.unit_states(session, attempt.id)}
+        items = sequencing.roll_up(version.structure or {}, units_of(session, version.id), states).tree_state["items"]
+    return items
 
 
 def learner_of(session: Session, registration: Registration) -> User:

@@ -4,6 +4,7 @@ hostile set. Used by the package tests, the CLI tests and the benchmarks."""
 from __future__ import annotations
 
 import io
+import json
 import stat
 import zipfile
 
@@ -217,3 +218,183 @@ def encrypted_flag() -> bytes:
         data[pos + 8] |= 0x01
         pos = data.find(b"PK\x01\x02", pos + 4)
     return bytes(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Playable packages for the browser tests: SCO pages with real JavaScript that find the run-time
+# API the standard way (walking window.parent), initialize, read the bookmark, and expose `sco`
+# (functions) and buttons for the test to drive.
+# ---------------------------------------------------------------------------------------------
+
+SCO_JS = r"""
+(function () {
+  "use strict";
+  var is2004 = document.documentElement.getAttribute("data-scorm") === "2004";
+  var NAMES = is2004
+    ? { api: "API_1484_11", init: "Initialize", finish: "Terminate", get: "GetValue", set: "SetValue",
+        commit: "Commit", error: "GetLastError", entry: "cmi.entry", location: "cmi.location", exit: "cmi.exit",
+        sessionTime: "cmi.session_time" }
+    : { api: "API", init: "LMSInitialize", finish: "LMSFinish", get: "LMSGetValue", set: "LMSSetValue",
+        commit: "LMSCommit", error: "LMSGetLastError", entry: "cmi.core.entry", location: "cmi.core.lesson_location",
+        exit: "cmi.core.exit", sessionTime: "cmi.core.session_time" };
+
+  function findAPI(win) {  // SCORM RTE: the nearest window up the parent chain that has the API
+    for (var tries = 0; win && tries < 10; tries++) {
+      if (win[NAMES.api]) return win[NAMES.api];
+      if (!win.parent || win.parent === win) break;
+      win = win.parent;
+    }
+    return null;
+  }
+  var api = findAPI(window) || (window.opener ? findAPI(window.opener) : null);
+  var page = 1;
+
+  function call(fn, a, b) {
+    var result = a === undefined ? api[NAMES[fn]]("") : (b === undefined ? api[NAMES[fn]](a) : api[NAMES[fn]](a, b));
+    return { result: result, error: api[NAMES.error]() };
+  }
+  function show(id, text) { document.getElementById(id).textContent = text; }
+
+  var sco = window.sco = {
+    found: !!api,
+    started: null,
+    atUnload: null,
+    call: call,
+    get: function (element) { return call("get", element); },
+    set: function (element, value) { return call("set", element, value); },
+    setAll: function (pairs) {
+      return pairs.map(function (p) { var r = call("set", p[0], p[1]); return [p[0], r.result, r.error]; })
+        .filter(function (r) { return r[1] !== "true"; });
+    },
+    nextPage: function () {
+      page += 1;
+      var state = JSON.stringify({ page: page, notes: "stranica " + page + " \u2013 \u0161\u0111\u010d\u0107\u017e" });
+      var results = sco.setAll([[NAMES.location, "page-" + page], ["cmi.suspend_data", state], [NAMES.exit, "suspend"]]);
+      show("page", "page-" + page);
+      return results;
+    },
+    finish: function (pairs) {
+      var failed = sco.setAll(pairs.concat([[NAMES.sessionTime, is2004 ? "PT5.25S" : "0000:00:05.25"]]));
+      var commit = call("commit");
+      var end = call("finish");
+      show("state", "finished " + end.result);
+      return { failed: failed, commit: commit, finish: end };
+    }
+  };
+
+  // A SCO that says goodbye itself when its page goes away (sco.atUnload: what it sets first).
+  window.addEventListener("unload", function () {
+    if (sco.atUnload) { sco.setAll(sco.atUnload); call("finish"); }
+  });
+
+  window.addEventListener("load", function () {
+    if (!api) { show("state", "no API"); return; }
+    var init = call("init");
+    var location = call("get", NAMES.location).result;
+    var data = call("get", "cmi.suspend_data").result;
+    if (/^page-[0-9]+$/.test(location)) page = Number(location.slice(5));
+    sco.started = { init: init, entry: call("get", NAMES.entry).result, location: location, suspend_data: data };
+    show("state", "running");
+    show("entry", sco.started.entry);
+    show("page", location || "page-1");
+  });
+  document.addEventListener("click", function (event) {
+    var action = event.target.getAttribute("data-action");
+    if (action === "next") sco.nextPage();
+    if (action === "finish") sco.finish(JSON.parse(document.body.getAttribute("data-finish")));
+  });
+})();
+"""
+
+
+def _sco_resources(scos: dict[str, str]) -> str:
+    """<resource> elements of SCOs (identifier -> page) sharing sco.js next to their pages."""
+    return "".join(
+        f'<resource identifier="{rid}" type="webcontent" adlcp:scormType="sco" href="{page}"><file href="{page}"/>'
+        f'<file href="{page.rsplit("/", 1)[0]}/sco.js"/></resource>' for rid, page in scos.items())
+
+
+def _sco_page(version: str, title: str, finish: list[tuple[str, str]]) -> bytes:
+    finish_json = json.dumps(finish).replace('"', "&quot;")
+    return f"""<!doctype html>
+<html data-scorm="{version}"><head><meta charset="utf-8"><title>{title}</title><script src="sco.js"></script></head>
+<body data-finish="{finish_json}"><h1>{title}</h1>
+<p>State: <span id="state">loading</span>; entry: <span id="entry"></span>; at <span id="page"></span></p>
+<button type="button" data-action="next">Next page</button>
+<button type="button" data-action="finish">Finish</button>
+</body></html>""".encode()
+
+
+SCORM12_PLAYABLE_MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="rmtc_browser_12" version="1.0" xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+  xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2">
+  <metadata><schema>ADL SCORM</schema><schemaversion>1.2</schemaversion></metadata>
+  <organizations default="ORG">
+    <organization identifier="ORG"><title>Interviewing asylum seekers</title>
+      <item identifier="LESSON" identifierref="SCO"><title>First interview</title>
+        <adlcp:masteryscore>80</adlcp:masteryscore></item>
+    </organization>
+  </organizations>
+  <resources>{resources}</resources>
+</manifest>
+"""
+
+#: What the 1.2 SCO's "Finish" button reports: passed with 90 (mastery score 80) and one interaction.
+SCORM12_FINISH = [("cmi.core.score.raw", "90"), ("cmi.core.score.min", "0"), ("cmi.core.score.max", "100"),
+                  ("cmi.core.lesson_status", "passed"), ("cmi.core.exit", ""), ("cmi.interactions.0.id", "q-rights-1"),
+                  ("cmi.interactions.0.type", "choice"), ("cmi.interactions.0.student_response", "b"),
+                  ("cmi.interactions.0.result", "correct")]
+
+
+def scorm12_playable() -> bytes:
+    return zip_bytes({
+        "imsmanifest.xml": SCORM12_PLAYABLE_MANIFEST.format(resources=_sco_resources({"SCO": "lesson/index.html"})).encode(),
+        "lesson/index.html": _sco_page("1.2", "First interview", SCORM12_FINISH),
+        "lesson/sco.js": SCO_JS.encode(),
+    })
+
+
+SCORM2004_PLAYABLE_MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
+<manifest identifier="rmtc_browser_2004" version="1" xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"
+  xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3" xmlns:imsss="http://www.imsglobal.org/xsd/imsss">
+  <metadata><schema>ADL SCORM</schema><schemaversion>2004 4th Edition</schemaversion></metadata>
+  <organizations default="ORG">
+    <organization identifier="ORG"><title>Vulnerable migrants</title>
+      <item identifier="INDICATORS" identifierref="SCO1"><title>Indicators</title></item>
+      <item identifier="REFERRAL" identifierref="SCO2"><title>Referral</title></item>
+      <imsss:sequencing><imsss:controlMode choice="true" flow="true"/></imsss:sequencing>
+    </organization>
+  </organizations>
+  <resources>{resources}</resources>
+</manifest>
+"""
+
+#: The 2004 SCOs' "Finish": the first passes with 0.9 and asks to continue, the second passes with 0.7.
+SCORM2004_FINISH = {
+    "INDICATORS": [("cmi.completion_status", "completed"), ("cmi.success_status", "passed"), ("cmi.score.scaled", "0.9"),
+                   ("cmi.score.raw", "90"), ("cmi.progress_measure", "1"), ("cmi.exit", "normal"),
+                   ("cmi.interactions.0.id", "q-indicators-1"), ("cmi.interactions.0.type", "true-false"),
+                   ("cmi.interactions.0.learner_response", "true"), ("cmi.interactions.0.result", "correct"),
+                   ("adl.nav.request", "continue")],
+    "REFERRAL": [("cmi.completion_status", "completed"), ("cmi.success_status", "passed"), ("cmi.score.scaled", "0.7"),
+                 ("cmi.exit", "normal")],
+}
+
+
+def scorm2004_playable() -> bytes:
+    return zip_bytes({
+        "imsmanifest.xml": SCORM2004_PLAYABLE_MANIFEST.format(
+            resources=_sco_resources({"SCO1": "sco/indicators.html", "SCO2": "sco/referral.html"})).encode(),
+        "sco/indicators.html": _sco_page("2004", "Indicators", SCORM2004_FINISH["INDICATORS"]),
+        "sco/referral.html": _sco_page("2004", "Referral", SCORM2004_FINISH["REFERRAL"]),
+        "sco/sco.js": SCO_JS.encode(),
+    })
+
+
+REPOSITORY = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def zip_folder(relative: str) -> bytes:
+    """A package zip of a folder of this repository (e.g. one of content_packages/)."""
+    folder = REPOSITORY / relative
+    return zip_bytes({p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()})

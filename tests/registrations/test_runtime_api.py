@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from app.users.models import Role
 from tests.packages import builders
@@ -186,3 +187,64 @@ def test_scorm2004_thresholds_decide_status_and_navigation_between_items(client,
     reg = client.get(f"/api/v1/registrations/{body['registration_id']}", headers=played.learner_headers).json()
     assert reg["attempts"][0]["completion_status"] == "completed" and reg["status"] in ("passed", "completed")
     assert client.post(f"{base}/navigate", json={"unit": "NOPE"}).status_code == 404
+
+
+def test_player_page_inlines_the_data_model_before_the_player(client, scorm12_played):
+    from pathlib import Path
+
+    import app
+
+    player = Path(app.__file__).parent / "registrations" / "player"
+    url = launch(client, scorm12_played)["launch_url"]
+    page = client.get("/" + url.split("://", 1)[1].split("/", 1)[1])
+    assert page.status_code == 200
+    scripts = re.findall(r"<script>(.*?)</script>", page.text, re.DOTALL)
+    assert scripts == [(player / "datamodel.js").read_text("utf-8"), (player / "player.js").read_text("utf-8")]
+    assert "{{" not in page.text.replace(scripts[0], "").replace(scripts[1], "")
+
+
+def test_items_hidden_from_choice_before_anything_is_committed(client, factory):
+    """isvisible="false" hides an item from the menu from the first launch on, not only once a commit
+    has computed the activity tree's state."""
+    played = play_setup(client, factory, builders.scorm2004())
+    base, config = runtime_base(client, launch(client, played)["launch_url"])
+    assert [(i["id"], i["hidden"], i["disabled"]) for i in config["items"]] == [
+        ("MOD1", False, False), ("MOD2", False, False), ("HIDDEN", True, False)]
+    assert client.post(f"{base}/navigate", json={"unit": "HIDDEN"}).status_code == 403
+    assert client.post(f"{base}/navigate", json={"unit": "HIDDEN", "request": "continue"}).status_code == 200
+
+
+def test_scorm2004_request_valid_follows_the_items(client, factory):
+    played = play_setup(client, factory, builders.scorm2004())
+    base, _ = runtime_base(client, launch(client, played)["launch_url"])
+    valid = {k.removeprefix("adl.nav.request_valid."): v for k, v in client.get(f"{base}/cmi").json()["cmi"].items()
+             if k.startswith("adl.nav.request_valid.")}
+    assert valid == {"continue": "true", "previous": "false", "choice.{target=MOD1}": "true",
+                     "choice.{target=MOD2}": "true", "choice.{target=HIDDEN}": "false"}
+    # The client cannot change them (read-only), and a stale copy of them is not an error.
+    assert _commit(client, base, {"sequence": 1, "data": {"adl.nav.request_valid.continue": "false"}}).status_code == 200
+    assert client.get(f"{base}/cmi").json()["cmi"]["adl.nav.request_valid.continue"] == "true"
+    last = client.post(f"{base}/navigate", json={"unit": "HIDDEN", "request": "continue"}).json()
+    base3, _ = runtime_base(client, last["launch_url"])
+    cmi = client.get(f"{base3}/cmi").json()["cmi"]
+    assert (cmi["adl.nav.request_valid.continue"], cmi["adl.nav.request_valid.previous"]) == ("false", "true")
+
+
+def test_a_reloaded_player_page_runs_a_new_session_that_resumes(client, factory, scorm12_played):
+    url = launch(client, scorm12_played)["launch_url"]
+    base, _ = runtime_base(client, url)
+    assert _commit(client, base, {"sequence": 1, "data": {}}).status_code == 200
+    assert _commit(client, base, {"sequence": 2, "data": {"cmi.core.lesson_location": "p2"}}).status_code == 200
+    # The page is reloaded: the new page is served before the old one's closing beacon arrives.
+    reloaded, _ = runtime_base(client, url)
+    last = {"cmi.core.lesson_location": "p3", "cmi.core.exit": "suspend"}
+    assert _commit(client, base, {"sequence": 3, "terminate": True, "data": last}).status_code == 200
+    cmi = client.get(f"{reloaded}/cmi").json()["cmi"]
+    assert cmi["cmi.core.entry"] == "resume" and cmi["cmi.core.lesson_location"] == "p3"
+    # Its commits count from 1 again and are kept (the old session would drop them as repeats).
+    assert _commit(client, reloaded, {"sequence": 1, "data": cmi}).status_code == 200
+    assert _commit(client, reloaded, {"sequence": 2, "data": {"cmi.core.lesson_location": "p4"}}).status_code == 200
+    assert client.get(f"{reloaded}/cmi").json()["cmi"]["cmi.core.lesson_location"] == "p4"
+    registration = launch(client, scorm12_played)["registration_id"]
+    verbs = [s["verb"]["id"].rsplit("/", 1)[1] for s in _statements(client, factory, registration)]
+    assert verbs == ["initialized", "suspended", "resumed"]

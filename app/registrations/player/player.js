@@ -2,7 +2,12 @@
  * (window.API_1484_11) run-time APIs. CMI data lives in this page; GetValue is answered locally,
  * SetValue is checked against the data model rules sent by the server (the same rules the server
  * applies to every commit), and commits go to the run-time endpoint with this session's token
- * (never the user's JWT). On page unload the last commit goes out as a beacon. */
+ * (never the user's JWT).
+ * Leaving the page ends the session: browsers refuse synchronous requests while a page is being
+ * dismissed, so from the player's pagehide on, commits (the SCO's own Commit/Terminate in its
+ * pagehide/unload handlers too) go out as beacons carrying what the server has not acknowledged yet.
+ * The player's pagehide fires before the SCO's; the SCO's last unload listener (the player's, added
+ * after the SCO's own) terminates the session if the SCO did not. */
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("rmtc-config").textContent);
@@ -13,6 +18,9 @@
   var lastError = 0;
   var sequence = 0;
   var dirty = false;
+  var acknowledged = {}; // the CMI data as the server last accepted it
+  var unloading = false; // the page is being dismissed: no synchronous requests any more
+  var scoObserved = false; // the player sees the SCO document's unload (same origin)
   var statusEl = document.getElementById("status");
 
   function show(text) { statusEl.textContent = text; }
@@ -21,7 +29,11 @@
     var xhr = new XMLHttpRequest();
     xhr.open(method, url, !sync);
     xhr.setRequestHeader("Content-Type", "application/json");
-    xhr.send(body === undefined ? null : JSON.stringify(body));
+    try {
+      xhr.send(body === undefined ? null : JSON.stringify(body));
+    } catch (e) {
+      return { status: 0, responseText: "" }; // e.g. a synchronous request while the page is dismissed
+    }
     return xhr;
   }
 
@@ -29,17 +41,28 @@
     var xhr = request("GET", config.runtime + "/cmi", undefined, true);
     if (xhr.status !== 200) { show("This session cannot start (" + xhr.status + ")."); return false; }
     cmi = JSON.parse(xhr.responseText).cmi;
+    acknowledged = Object.assign({}, cmi);
     return true;
   }
 
-  function commit(terminate, beacon) {
+  /* A commit the browser delivers after the page is gone. The server merges commits into what it
+   * stored, so the beacon carries only what it has not acknowledged (beacons have a small quota);
+   * each beacon contains the previous ones, so their order of arrival does not matter. */
+  function beacon(payload) {
+    var changed = {};
+    Object.keys(cmi).forEach(function (k) { if (acknowledged[k] !== cmi[k]) changed[k] = cmi[k]; });
+    payload.data = changed;
+    var body = new Blob([JSON.stringify(payload)], { type: "text/plain" });
+    return !!navigator.sendBeacon && navigator.sendBeacon(config.runtime + "/commit", body);
+  }
+
+  function commit(terminate) {
     sequence += 1;
     var payload = { sequence: sequence, terminate: !!terminate, data: cmi };
-    if (beacon && navigator.sendBeacon) {
-      return navigator.sendBeacon(config.runtime + "/commit", new Blob([JSON.stringify(payload)], { type: "text/plain" }));
-    }
+    if (unloading) return beacon(payload) || 101;
     var xhr = request("POST", config.runtime + "/commit", payload, true);
-    if (xhr.status === 200) { dirty = false; show("Saved"); return true; }
+    if (xhr.status === 0) return beacon(payload) || 101;
+    if (xhr.status === 200) { acknowledged = Object.assign({}, cmi); dirty = false; show("Saved"); return true; }
     var code = 101;
     try { code = JSON.parse(xhr.responseText).errorCode || 101; } catch (e) { /* keep 101 */ }
     show("Not saved (" + xhr.status + ")");
@@ -86,7 +109,7 @@
   function getValue(element) {
     if (state === "new") { lastError = is12 ? 301 : 122; return ""; }
     if (state === "ended") { lastError = is12 ? 101 : 123; return ""; }
-    var result = validator.get(cmi, element);
+    var result = validator.get(cmi, element, config.hidden);
     lastError = result.error;
     return result.error === 0 ? result.value : "";
   }
@@ -94,7 +117,7 @@
   function setValue(element, value) {
     if (state === "new") return fail(is12 ? 301 : 132);
     if (state === "ended") return fail(is12 ? 101 : 133);
-    var code = validator.set(cmi, element, String(value));
+    var code = validator.set(cmi, element, String(value), config.locked);
     if (code !== 0) return fail(code);
     dirty = true;
     return ok();
@@ -124,13 +147,37 @@
     };
   }
 
-  // Leaving the page mid-session: the last data goes out as a beacon (text/plain).
-  window.addEventListener("pagehide", function () {
-    if (state === "running") { commit(false, true); }
+  // Leaving the page mid-session. The player's pagehide comes first: save what there is; then the
+  // SCO's pagehide and unload handlers run (they may still Commit or Terminate), and after them the
+  // player's unload listener on the SCO's window ends the session. When the SCO's document cannot be
+  // observed, the session ends here.
+  window.addEventListener("pagehide", function (event) {
+    unloading = true;
+    if (state !== "running") return;
+    var last = !event.persisted && !scoObserved;
+    commit(last);
+    if (last) state = "ended";
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) unloading = false; // back from the back/forward cache: still running
+  });
+
+  function endWithTheSco() {
+    if (unloading && state === "running") { commit(true); state = "ended"; }
+  }
+
+  document.getElementById("sco").addEventListener("load", function () {
+    scoObserved = false;
+    try {
+      var win = document.getElementById("sco").contentWindow;
+      win.addEventListener("unload", endWithTheSco);
+      scoObserved = true;
+    } catch (e) { /* another origin: the player's own pagehide ends the session */ }
   });
 
   function afterTerminate() {
     show("Finished");
+    if (unloading) return; // the SCO terminated because the page is going away: no navigation
     var nav = cmi["adl.nav.request"] || "";
     var index = config.items.findIndex(function (i) { return i.id === config.unit; });
     var next = null;
@@ -152,10 +199,14 @@
     else { show("Cannot open that part (" + xhr.status + ")."); }
   }
 
+  // The menu offers what may be chosen: items hidden from choice are left out (flow still reaches
+  // them), disabled ones are shown but cannot be picked.
   var select = document.getElementById("items");
-  if (config.items.length > 1) {
-    config.items.forEach(function (item) {
+  var menu = config.items.filter(function (item) { return !item.hidden || item.id === config.unit; });
+  if (menu.length > 1) {
+    menu.forEach(function (item) {
       var option = document.createElement("option");
+      option.disabled = !!item.disabled && item.id !== config.unit;
       option.value = item.id;
       option.textContent = item.title || item.id;
       option.selected = item.id === config.unit;

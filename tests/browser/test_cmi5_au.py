@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from app.users.models import Role
-from tests.browser_support import Live, zip_folder
+from tests.packages.builders import zip_folder
 from tests.registrations.conftest import launch, play_setup
 
 pytestmark = pytest.mark.browser
@@ -24,11 +24,12 @@ def _wait_ready(page) -> dict:
                          " page: au.page, resumed: au.resumed, sent: au.sent})")
 
 
-def test_cmi5_au_in_chromium(live: Live, browser):
-    http, factory = live.http, live.factory
+def test_cmi5_au_in_chromium(live_server, browser):
+    # The AU runs on the content origin and calls the LRS and the fetch URL on the API origin (CORS).
+    http, factory = live_server.client, live_server.factory
     played = play_setup(http, factory, zip_folder("content_packages/cmi5-return-counselling"))
-    return_url = f"{live.url}/xapi/about"
-    context = browser.new_context()
+    return_url = f"{live_server.api}/xapi/about"
+    context = browser
     # First session: start, move to page 2, then the window is closed without terminated.
     page = context.new_page()
     page.goto(launch(http, played, return_url=return_url)["launch_url"])
@@ -54,7 +55,7 @@ def test_cmi5_au_in_chromium(live: Live, browser):
     page.click("#exit")
     page.wait_for_url(return_url, timeout=20_000)
     assert '"version"' in page.content()
-    context.close()
+    page.close()
     # What the LMS made of it.
     registration = out["registration_id"]
     reg = http.get(f"/api/v1/registrations/{registration}", headers=played.learner_headers).json()
@@ -75,7 +76,7 @@ def test_cmi5_au_in_chromium(live: Live, browser):
     assert sessions[0] == sessions[1] == sessions[2] != sessions[3]
     assert len(set(sessions[3:])) == 1
     # Relaunched after satisfaction: Review mode, and the AU records nothing towards it.
-    page = browser.new_page()
+    page = context.new_page()
     page.goto(launch(http, played)["launch_url"])
     state = _wait_ready(page)
     assert state["mode"] == "Review" and state["errors"] == []
