@@ -256,3 +256,24 @@ def test_menu_leaves_out_items_hidden_from_choice(live_server, browser):
     page.wait_for_url(lambda u: u != url)
     assert player_config(page)["unit"] == "MOD2" and "chapter=2" in page.frame_locator("#sco").owner.get_attribute("src")
     assert page.locator("#items option:checked").inner_text() == "Referral"
+
+
+def test_a_sco_suspending_without_a_navigation_request_stays_put(live_server, browser):
+    """Exit=suspend with no adl.nav.request pauses the course on that SCO (the learner picks what
+    comes next); a normal exit flows on to the next item."""
+    server = live_server
+    played = play_setup(server.client, server.factory, builders.scorm2004_playable())
+    page, sco = open_player(browser, launch(server.client, played)["launch_url"], "indicators.html")
+    url = page.url
+    result = sco.evaluate("sco.finish([['cmi.exit', 'suspend']])")
+    assert result["finish"] == {"result": "true", "error": "0"} and result["failed"] == []
+    page.locator("#status", has_text="Saved").wait_for()
+    page.wait_for_timeout(500)
+    assert page.url == url and player_config(page)["unit"] == "INDICATORS"
+    page.close()
+    page, sco = open_player(browser, launch(server.client, played)["launch_url"], "indicators.html")
+    assert sco.evaluate("sco.started.entry") == "resume"
+    url = page.url
+    sco.evaluate("sco.finish([['cmi.exit', 'normal']])")
+    after_navigation(page, url, "referral.html")
+    assert player_config(page)["unit"] == "REFERRAL"

@@ -181,6 +181,9 @@
     var nav = cmi["adl.nav.request"] || "";
     var index = config.items.findIndex(function (i) { return i.id === config.unit; });
     var next = null;
+    // A SCO that suspends without a navigation request is paused: the learner picks what comes next.
+    var suspended = (cmi["cmi.exit"] || cmi["cmi.core.exit"]) === "suspend";
+    if (nav === "" && suspended) { show("Saved"); return; }
     if (nav === "continue" || (nav === "" && config.items.length > 1)) next = config.items[index + 1];
     else if (nav === "previous") next = config.items[index - 1];
     else if (nav.indexOf("{target=") === 0) {
