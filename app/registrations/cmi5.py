@@ -331,11 +331,12 @@ def _ids(items: Any) -> set[str]:
 
 
 def session_of_client(session: Session, auth: LrsAuth) -> RuntimeSession | None:
-    client = auth.client
-    if client is None or client.actor_ifi is None:
+    # Launched content writes with a temporary client credential limited to its learner.
+    if not auth.own_ifis or not auth.credential.startswith("client:"):
         return None
+    client_id = uuid.UUID(auth.credential.removeprefix("client:"))
     # Locked: two requests of one AU session are checked one after the other (PostgreSQL).
-    return session.scalars(select(RuntimeSession).where(RuntimeSession.lrs_client_id == client.id).with_for_update()).first()
+    return session.scalars(select(RuntimeSession).where(RuntimeSession.lrs_client_id == client_id).with_for_update()).first()
 
 
 def launched_session(session: Session, auth: LrsAuth, standard: Standard) -> AuSession | None:

@@ -485,9 +485,9 @@ def _document(request: Request, session, rt: Runtime, auth: LrsAuth, kind: str, 
     need_id = method in ("PUT", "POST") or (method == "DELETE" and kind != "state")
     key, doc_id, since = _doc_key(request, kind, raw, need_id=need_id, version=version)
     _doc_access(auth, kind, key, write=method in ("PUT", "POST", "DELETE"))
-    # A launched AU's temporary credential reads, but never changes, the LMS's own state documents
-    # (cmi5 `LMS.LaunchData`).
-    launched_au = auth.client is not None and auth.client.actor_ifi is not None
+    # Credentials limited to one learner (a launched AU's, the learner's own) read, but never change,
+    # the LMS's own state documents (cmi5 `LMS.LaunchData`).
+    launched_au = bool(auth.own_ifis)
     if launched_au and kind == "state" and method in ("PUT", "POST", "DELETE") and (doc_id or "").startswith(LMS_STATE_PREFIX):
         raise Forbidden(f"{doc_id} is written by the LMS; an AU may only read it.")
     now = utcnow()
