@@ -34,8 +34,8 @@ from app.core.db import public_base_url
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.core.i18n import is_language_tag
 from app.core.signing import BadSignature, Signer
-from app.packages.models import LaunchUnit, PackageVersion, Standard
-from app.registrations import repository, scorm_xapi
+from app.packages.models import LaunchUnit, ModulePackage, PackageVersion, Standard
+from app.registrations import repository, runtime, scorm_xapi
 from app.registrations.models import Attempt, Registration, RuntimeSession, UnitState
 from app.registrations.scorm_xapi import duration
 from app.scorm import timeutil
@@ -102,14 +102,10 @@ def _name(title: dict[str, Any] | None, fallback: str) -> dict[str, str]:
 
 
 @dataclass
-class AuSession:
-    runtime_session: RuntimeSession
-    state: UnitState
-    attempt: Attempt
-    registration: Registration
-    unit: LaunchUnit
-    version: PackageVersion
-    base_url: str
+class AuSession(runtime.Context):
+    """A launch session of a cmi5 AU (or an xAPI package's activity), with the platform's base URL."""
+
+    base_url: str = ""
 
     @property
     def session_id(self) -> str:
@@ -173,7 +169,8 @@ def au_session(session: Session, runtime_session: RuntimeSession) -> AuSession:
     attempt = session.get(Attempt, state.attempt_id)
     registration = session.get(Registration, attempt.registration_id)
     return AuSession(runtime_session, state, attempt, registration, session.get(LaunchUnit, state.unit_id),
-                     session.get(PackageVersion, attempt.version_id), public_base_url(session))
+                     session.get(PackageVersion, attempt.version_id), session.get(ModulePackage, registration.module_id),
+                     public_base_url(session))
 
 
 def _agent_json(actor: dict[str, Any]) -> str:
@@ -554,7 +551,7 @@ def evaluate(session: Session, au: AuSession, now: dt.datetime, *, session_id: s
         recorder.record(session, batch, base_url=au.base_url, now=now)
     _attempt_outcome(au, list(states.values()), course_met, now)
     if report or batch:
-        _progress(session, au, now, attempt_started=attempt_started, added_seconds=round(time_added_cs / 100))
+        runtime.report_progress(session, au, now, attempt_started=attempt_started, added_seconds=round(time_added_cs / 100))
 
 
 def _attempt_outcome(au: AuSession, states: list[UnitState], course_met: bool, now: dt.datetime) -> None:
@@ -572,15 +569,6 @@ def _attempt_outcome(au: AuSession, states: list[UnitState], course_met: bool, n
     attempt.total_time_cs = sum(s.total_time_cs for s in states)
     if course_met and attempt.finished_at is None:
         attempt.finished_at = now
-
-
-def _progress(session: Session, au: AuSession, now: dt.datetime, *, attempt_started: bool, added_seconds: int) -> None:
-    from app.packages.models import ModulePackage
-    from app.registrations import runtime
-
-    ctx = runtime.Context(au.runtime_session, au.state, au.attempt, au.registration, au.unit, au.version,
-                          session.get(ModulePackage, au.registration.module_id))
-    runtime.report_progress(session, ctx, now, attempt_started=attempt_started, added_seconds=added_seconds)
 
 
 # Waivers ---------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
-from app.packages.models import ModulePackage, Standard
+from app.packages.models import Standard
 from app.registrations import cmi5, runtime
 from app.registrations.models import RuntimeSession
 from app.users.models import User
@@ -96,9 +96,7 @@ class TinCanTracking:
         rs.session_time_cs = max(rs.session_time_cs, min(MAX_SESSION_CS, int((now - rs.started_at).total_seconds() * 100)))
         state.total_time_cs = sum(x.session_time_cs for x in runtime.repository.sessions_of(session, state.id))
         state.updated_at = now
-        ctx = runtime.Context(rs, state, au.attempt, au.registration, au.unit, au.version,
-                              session.get(ModulePackage, au.registration.module_id))
-        runtime.roll_up(session, ctx, now, terminated=ended)
+        runtime.roll_up(session, au, now, terminated=ended)
         added = rs.session_time_cs - rs.reported_time_cs
         rs.reported_time_cs = rs.session_time_cs
-        runtime.report_progress(session, ctx, now, attempt_started=fresh_attempt, added_seconds=max(0, round(added / 100)))
+        runtime.report_progress(session, au, now, attempt_started=fresh_attempt, added_seconds=max(0, round(added / 100)))
