@@ -57,6 +57,7 @@ class LaunchUnit:
     entitlement_key: str | None = None
     objectives: list[str] = field(default_factory=list)
     description: dict[str, str] = field(default_factory=dict)
+    shared_data: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -317,6 +318,7 @@ def parse_scorm(data: bytes, names: set[str]) -> ParsedPackage:
                     completion_threshold=_completion_threshold(completion, findings, node["id"]),
                     scaled_passing_score=_scaled_passing(sequencing, findings, node["id"]),
                     objectives=_objective_ids(sequencing),
+                    shared_data=_shared_data_maps(child(el, "data")),
                 )
                 if unit.time_limit_action and unit.time_limit_action not in TIME_LIMIT_ACTIONS:
                     findings.append(Finding("warning", "bad-time-limit-action", f"Item {node['id']}: unknown timelimitaction {unit.time_limit_action!r}.", node["id"]))
@@ -378,6 +380,16 @@ def _in_default(tree: dict[str, Any], unit_id: str) -> bool:
                     return True
                 stack.extend(node["children"])
     return False
+
+
+def _shared_data_maps(data: Element | None) -> list[dict[str, Any]]:
+    """SCORM 2004 4th edition <adlcp:data><adlcp:map targetID readSharedData writeSharedData/>: the
+    shared data buckets an item reads (adl.data) and whether it may read and write them."""
+    if data is None:
+        return []
+    return [{"id": attr(m, "targetID"), "read": (attr(m, "readSharedData") or "true").lower() != "false",
+             "write": (attr(m, "writeSharedData") or "true").lower() != "false"}
+            for m in data if local(m.tag) == "map" and attr(m, "targetID")]
 
 
 def _scorm_mastery(item: Element, standard: str, findings: list[Finding], where: str) -> float | None:

@@ -321,6 +321,7 @@ def process(session_factory: sessionmaker, storage: Storage, settings: Settings,
                     "launch_method": unit.launch_method, "move_on": unit.move_on, "activity_type": unit.activity_type,
                     "entitlement_key": unit.entitlement_key, "objectives": unit.objectives or None,
                     "resource_id": unit.resource_id, "description": unit.description or None,
+                    "shared_data": unit.shared_data or None,
                 }.items() if v is not None}
                 session.add(LaunchUnit(version_id=version.id, position=position, identifier=unit.id[:500], kind=unit.kind,
                                        title=unit.title, launch=unit.launch[:2000], parameters=unit.parameters, data=data))

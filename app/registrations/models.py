@@ -8,7 +8,7 @@ import enum
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, str_enum, utcnow
@@ -34,6 +34,8 @@ class Registration(Base):
     status: Mapped[str] = mapped_column(String(20), default="not_started")  # module status vocabulary
     score_scaled: Mapped[float | None] = mapped_column(Float)  # graded across attempts
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    # SCORM 2004 shared data buckets (adl.data) of this learner in this package: targetID -> store.
+    shared_data: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

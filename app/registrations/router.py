@@ -215,6 +215,7 @@ def player_page(token: str, session: SessionDep, rt: RuntimeDep) -> Response:
         "items": items,
         "rules": datamodel.export_rules(runtime.scorm_version(ctx.version)),
     }
+    config["hidden"], config["locked"] = runtime.shared_access(ctx)  # adl.data buckets it may not read/write
     page, script = _player_assets()
     body = page.replace("{{TITLE}}", html.escape(config["title"] or "Course")).replace(
         "{{CONFIG}}", json.dumps(config).replace("<", "\\u003c")).replace("{{SCRIPT}}", script)

@@ -178,7 +178,34 @@ def initial_data(session: Session, ctx: Context) -> dict[str, str]:
         kwargs["completion_threshold"] = data.get("completion_threshold")
         kwargs["scaled_passing_score"] = data.get("scaled_passing_score")
         kwargs["nav_request_valid"] = _nav_request_valid(session, ctx)
+        store = ctx.registration.shared_data or {}
+        kwargs["shared_data"] = [(m["id"], store.get(m["id"], "") if m.get("read", True) else None)
+                                 for m in shared_maps(ctx)]
     return datamodel.initial_cmi(ctx.scorm, **kwargs)
+
+
+def shared_maps(ctx: Context) -> list[dict[str, Any]]:
+    """The SCO's shared data buckets (adl.data), in manifest order (SCORM 2004 only)."""
+    return list((ctx.unit.data or {}).get("shared_data") or []) if ctx.scorm == "2004" else []
+
+
+def shared_access(ctx: Context) -> tuple[list[str], list[str]]:
+    """adl.data stores the SCO may not read (readSharedData="false") and may not write."""
+    maps = shared_maps(ctx)
+    hidden = [f"adl.data.{i}.store" for i, m in enumerate(maps) if not m.get("read", True)]
+    locked = [f"adl.data.{i}.store" for i, m in enumerate(maps) if not m.get("write", True)]
+    return hidden, locked
+
+
+def _save_shared(ctx: Context, cmi: dict[str, str]) -> None:
+    """Writable buckets the SCO changed go to the registration's store (read by the other SCOs)."""
+    store = dict(ctx.registration.shared_data or {})
+    for i, m in enumerate(shared_maps(ctx)):
+        value = cmi.get(f"adl.data.{i}.store")
+        if m.get("write", True) and value is not None and cmi.get(f"adl.data.{i}.id") == m["id"]:
+            store[m["id"]] = value
+    if store != (ctx.registration.shared_data or {}):
+        ctx.registration.shared_data = store
 
 
 _TARGET = re.compile(f"(?:{datamodel.IDC})+")
@@ -229,7 +256,7 @@ def commit(session: Session, settings: Settings, token: str, body: bytes, *, ter
     before = initial_data(session, ctx) if not rs.initialized else {**ctx.state.cmi}
     after = {**before, **incoming}
     try:
-        cleaned = datamodel.validate_commit(ctx.scorm, before, after)
+        cleaned = datamodel.validate_commit(ctx.scorm, before, after, locked=shared_access(ctx)[1])
     except datamodel.ScormError as exc:
         raise CommitRefused(f"{exc.message}", exc.code) from None
     review = ctx.review
@@ -258,6 +285,7 @@ def commit(session: Session, settings: Settings, token: str, body: bytes, *, ter
             rs.terminated = True
         return CommitResult(accepted=True)
     ctx.state.cmi = cleaned
+    _save_shared(ctx, cleaned)
     exit_key = "cmi.core.exit" if ctx.scorm == "1.2" else "cmi.exit"
     ctx.state.exit = cleaned.get(exit_key, "")
     ctx.state.total_time_cs = _total_cs(session, ctx.state)
