@@ -152,6 +152,33 @@ def open_player(session: Session, settings: Settings, launch_token: str, *, now:
     return ctx
 
 
+PREVIOUS_SESSION_WAIT_SECONDS = 3.0
+
+
+def await_previous_session(session_factory, settings: Settings, token: str, *,
+                           timeout: float = PREVIOUS_SESSION_WAIT_SECONDS) -> None:
+    """Before a session's first read: wait (briefly) for an earlier session of the same unit that is
+    still open, whose last data may be on its way (a reloaded page's closing beacon races the new
+    page's first request). Each check is its own short transaction, so it sees the beacon's commit."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with session_factory() as session:
+            try:
+                ctx = resolve(session, settings, token)
+            except AppError:
+                return  # the caller answers for a bad token
+            rs = ctx.runtime_session
+            if rs.initialized or not any(
+                    other.id != rs.id and other.initialized and not other.terminated and other.started_at <= rs.started_at
+                    for other in repository.sessions_of(session, ctx.state.id)):
+                return
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
+
+
 def _total_cs(session: Session, state: UnitState) -> int:
     return sum(s.session_time_cs for s in repository.sessions_of(session, state.id))
 

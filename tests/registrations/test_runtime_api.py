@@ -248,3 +248,28 @@ def test_a_reloaded_player_page_runs_a_new_session_that_resumes(client, factory,
     registration = launch(client, scorm12_played)["registration_id"]
     verbs = [s["verb"]["id"].rsplit("/", 1)[1] for s in _statements(client, factory, registration)]
     assert verbs == ["initialized", "suspended", "resumed"]
+
+
+def test_a_new_session_waits_briefly_for_the_closing_commit_of_the_previous_one(client, factory, scorm12_played):
+    """A reloaded page: the old page's closing beacon can reach the server after the new page asks
+    for its data; the first read of the new session waits for it (up to a few seconds)."""
+    import threading
+    import time
+
+    played = scorm12_played
+    base, _ = runtime_base(client, launch(client, played)["launch_url"])
+    assert _commit(client, base, {"sequence": 1, "data": {"cmi.core.lesson_location": "page-1"}}).status_code == 200
+    base2, _ = runtime_base(client, launch(client, played)["launch_url"])
+
+    def late_beacon():
+        time.sleep(0.6)
+        _commit(client, base, {"sequence": 2, "terminate": True,
+                               "data": {"cmi.core.lesson_location": "page-2", "cmi.core.exit": "suspend"}})
+
+    beacon = threading.Thread(target=late_beacon)
+    beacon.start()
+    started = time.monotonic()
+    cmi = client.get(f"{base2}/cmi").json()["cmi"]
+    beacon.join()
+    assert cmi["cmi.core.lesson_location"] == "page-2" and cmi["cmi.core.entry"] == "resume"
+    assert 0.5 < time.monotonic() - started < 3.0
