@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from app.core.errors import PROBLEM_BASE, AppError
 
@@ -90,6 +91,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(
             status, "validation-error", "Validation failed", f"Invalid request: {fields}", request, errors=errors
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> ProblemResponse:
+        # The client went away while sending its body (a page closing mid-request): nothing was
+        # done, and nobody reads this answer; it is the client's doing, not a server error.
+        log.info("client disconnected", extra={"path": request.url.path})
+        return problem(400, "client-disconnected", "Client disconnected", "The request body did not arrive whole.", request)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> ProblemResponse:
