@@ -239,7 +239,7 @@ def _put_statement(request: Request, session, rt: Runtime, auth: LrsAuth, body: 
     if "id" in data and str(data["id"]).lower() != statement_id.lower():
         raise BadRequest("The statement's id differs from the statementId parameter.")
     data = {**data, "id": statement_id.lower()}
-    prepared = statements.prepare([data], auth, version=version)
+    prepared = statements.prepare([data], auth, version=version, parsed=True)
     _check_attachments(prepared, attached)
     return _StatementsWrite(rt, auth, prepared, attached, lambda ids: Response(status_code=204))
 
@@ -258,7 +258,7 @@ def _post_statements(request: Request, session, rt: Runtime, auth: LrsAuth, body
     batch = data if isinstance(data, list) else [data]
     if not batch:
         raise BadRequest("An empty array of statements.")
-    prepared = statements.prepare(batch, auth, version=version)
+    prepared = statements.prepare(batch, auth, version=version, parsed=True)
     _check_attachments(prepared, attached)
     return _StatementsWrite(rt, auth, prepared, attached, lambda ids: Response(orjson.dumps(ids), media_type="application/json"))
 

@@ -162,19 +162,23 @@ def _user_ids_for(conn: Any, base_url: str, statements: list[dict[str, Any]]) ->
     return mapping
 
 
-def prepare(statements: list[Any], auth: LrsAuth, *, version: str) -> list[dict[str, Any]]:
+def prepare(statements: list[Any], auth: LrsAuth, *, version: str, parsed: bool = False) -> list[dict[str, Any]]:
     """Validate and complete a batch (no database access); raises BadStatement or Forbidden.
-    `store` gives the statements their stored times."""
+    `store` gives the statements their stored times. `parsed`: the statements were just parsed
+    from JSON (a request body), so they are completed in place instead of copied, and the
+    agents, verbs and activities they repeat are validated once."""
     auth.require("statements/write")
     prepared = []
     seen: set[str] = set()
+    valid: set[bytes] | None = set() if parsed else None
     for index, raw in enumerate(statements):
         where = f"statement {index}: " if len(statements) > 1 else ""
         try:
-            s = validation.validate_statement(raw, version=version)
+            s = validation.validate_statement(raw, version=version, seen=valid)
         except StatementInvalid as exc:
             raise BadStatement(f"{where}{exc}") from None
-        s = _copy(s)
+        if not parsed:
+            s = _copy(s)
         statement_id = (s.get("id") or str(uuid.uuid4())).lower()
         if statement_id in seen:
             raise BadStatement(f"{where}the id {statement_id} appears twice in the batch")
