@@ -54,6 +54,14 @@ def _settle(future: asyncio.Future, result: Any, error: BaseException | None) ->
         future.set_result(result)
 
 
+def _answer(request: _Request, result: Any, error: BaseException | None = None) -> None:
+    """Give a request its answer, on its event loop's thread."""
+    try:
+        request.loop.call_soon_threadsafe(_settle, request.future, result, error)
+    except RuntimeError:  # its event loop is closed: nobody waits for the answer any more
+        pass
+
+
 class GroupCommit:
     """The writer of one process. `lock` is held while a write transaction is open; other
     writers of the process take it too, so that they queue on it instead of polling SQLite's
@@ -121,7 +129,7 @@ class GroupCommit:
             except BaseException as exc:  # never leave a request waiting
                 log.exception("group commit failed")
                 for request in group:
-                    request.loop.call_soon_threadsafe(_settle, request.future, None, exc)
+                    _answer(request, None, exc)
 
     def _run_group(self, group: list[_Request]) -> None:
         with self.lock, self.session_factory(bind=self.write_engine) as session:
@@ -137,7 +145,7 @@ class GroupCommit:
                 session.rollback()
                 results = [(request, None, exc) for request in ready]
         for request, result, error in results:
-            request.loop.call_soon_threadsafe(_settle, request.future, result, error)
+            _answer(request, result, error)
 
     def _prepare(self, session: Session, group: list[_Request]) -> list[_Request]:
         """Take waiting requests (also those arriving meanwhile) into `group` and prepare them,
@@ -154,7 +162,7 @@ class GroupCommit:
             try:
                 request.write = request.prepare(session)
             except Exception as exc:
-                request.loop.call_soon_threadsafe(_settle, request.future, None, exc)
+                _answer(request, None, exc)
             else:
                 ready.append(request)
                 weight += getattr(request.write, "weight", 1)

@@ -190,3 +190,17 @@ def test_the_writer_thread_stops_when_idle_and_starts_again(tmp_path):
     assert not group.running
     with pytest.raises(RuntimeError):
         asyncio.run(group.run(_insert("three")))
+
+
+def test_an_answer_nobody_waits_for_any_more_does_not_stop_the_writer(writer):
+    group, engine = writer
+    loop = asyncio.new_event_loop()
+    with group.lock:
+        task = loop.create_task(group.run(_insert("gone")))
+        while group.queued == 0:
+            loop.run_until_complete(asyncio.sleep(0.001))
+        task.cancel()  # the client went away, and its event loop ended
+        loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        loop.close()
+    assert asyncio.run(group.run(_insert("next"))) == ("next",)
+    assert _rows(engine) == {"gone": 0, "next": 0}  # a write stands once taken up
