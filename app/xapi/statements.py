@@ -162,15 +162,25 @@ def _user_ids_for(conn: Any, base_url: str, statements: list[dict[str, Any]]) ->
     return mapping
 
 
+# Encodings of the agents, verbs and activities found valid (see validation.validate_statement),
+# shared by the requests of the process; forgotten all at once when there are more than the
+# maximum (a few MiB).
+_VALID: set[bytes] = set()
+_VALID_MAX = 10_000
+
+
 def prepare(statements: list[Any], auth: LrsAuth, *, version: str, parsed: bool = False) -> list[dict[str, Any]]:
     """Validate and complete a batch (no database access); raises BadStatement or Forbidden.
     `store` gives the statements their stored times. `parsed`: the statements were just parsed
     from JSON (a request body), so they are completed in place instead of copied, and the
-    agents, verbs and activities they repeat are validated once."""
+    agents, verbs and activities that recur (in the batch, or in earlier requests) are validated
+    once."""
     auth.require("statements/write")
     prepared = []
     seen: set[str] = set()
-    valid: set[bytes] | None = set() if parsed else None
+    valid = _VALID if parsed else None
+    if parsed and len(_VALID) > _VALID_MAX:
+        _VALID.clear()
     for index, raw in enumerate(statements):
         where = f"statement {index}: " if len(statements) > 1 else ""
         try:

@@ -503,9 +503,9 @@ def _statement_body(s: dict[str, Any], path: str, *, version: str, substatement:
 def validate_statement(value: Any, *, version: str = "1.0.3", seen: set[bytes] | None = None) -> dict[str, Any]:
     """Validate one statement as received; raises StatementInvalid naming the first problem.
 
-    `seen`, for statements parsed from JSON: a set the caller keeps for a batch, in which the
-    agents, verbs and activities found valid are remembered (by their encoding), so that each
-    one is validated once per batch."""
+    `seen`, for statements parsed from JSON: a set the caller keeps (e.g. for a batch), in which
+    the agents, verbs and activities found valid are remembered (by their encoding), so that
+    each one is validated once."""
     s = _obj(value, "statement")
     _statement_body(s, "", version=version, substatement=False, seen=seen)
     if "id" in s:
