@@ -9,7 +9,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from app.core.config import Settings
-from app.core.db import make_engine, make_session_factory, writing
+from app.core.db import is_sqlite_file, make_engine, make_session_factory, writing
+from app.core.group_commit import GroupCommit
 from app.core.metrics import Metrics
 from app.core.passwords import PasswordHashing
 from app.core.storage import Storage, make_storage
@@ -26,6 +27,7 @@ class Runtime:
     signer: TokenSigner
     passwords: PasswordHashing
     metrics: Metrics
+    group_commit: GroupCommit | None = None  # SQLite: the writer that groups concurrent writes
     import_worker: Any = None  # the package import worker of this process, once started
 
     @classmethod
@@ -34,11 +36,18 @@ class Runtime:
         engine = make_engine(
             settings.resolved_database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
         )
+        session_factory = make_session_factory(writing(engine), settings.public_base_url)
+        group_commit = None
+        if settings.is_sqlite:
+            url = settings.resolved_database_url
+            writer = make_engine(url, echo=settings.database_echo, sqlite_writer=True) if is_sqlite_file(url) else engine
+            group_commit = GroupCommit(session_factory, writing(writer))
         return cls(
             settings=settings,
             engine=engine,
             write_engine=writing(engine),
-            session_factory=make_session_factory(writing(engine), settings.public_base_url),
+            session_factory=session_factory,
+            group_commit=group_commit,
             storage=make_storage(settings),
             signer=TokenSigner(settings, load_or_create_private_key(settings)),
             passwords=PasswordHashing(settings),
@@ -46,4 +55,7 @@ class Runtime:
         )
 
     def close(self) -> None:
+        if self.group_commit is not None:
+            self.group_commit.close()
+            self.group_commit.write_engine.dispose()
         self.engine.dispose()

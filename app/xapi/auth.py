@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
@@ -44,7 +44,6 @@ class LrsAuth:
     authority: dict[str, Any]
     scopes: set[str]
     principal: Principal | None = None
-    client: LrsClient | None = None
     # Restrictions: the IFIs this caller may write/read as (learners, temporary credentials),
     # the country whose learners' statements are readable (coordinators), one registration.
     own_ifis: set[str] = field(default_factory=set)
@@ -108,8 +107,15 @@ def parse_basic(header: str) -> tuple[str, str]:
     return key, secret
 
 
+_CLIENT_BY_KEY = select(
+    LrsClient.id, LrsClient.key, LrsClient.name, LrsClient.secret_hash, LrsClient.scopes, LrsClient.revoked_at,
+    LrsClient.expires_at, LrsClient.actor_ifi, LrsClient.country_code, LrsClient.registration,
+).where(LrsClient.key == bindparam("key"))
+
+
 def for_client(session: Session, pepper: str, base_url: str, key: str, secret: str, now: dt.datetime) -> LrsAuth:
-    client = session.scalars(select(LrsClient).where(LrsClient.key == key)).first()
+    # A prebuilt Core query: it runs on every xAPI request.
+    client = session.connection().execute(_CLIENT_BY_KEY, {"key": key}).first()
     expected = client.secret_hash if client else _hash_secret(pepper, "no-such-client")
     if not hmac.compare_digest(expected, _hash_secret(pepper, secret)) or client is None:
         raise LrsUnauthorized("Unknown key or wrong secret.")
@@ -117,7 +123,7 @@ def for_client(session: Session, pepper: str, base_url: str, key: str, secret: s
         raise LrsUnauthorized("This credential is revoked or expired.")
     authority = {"objectType": "Agent", "name": client.name, "account": {"homePage": base_url, "name": f"lrs-client:{client.key}"}}
     return LrsAuth(
-        credential=f"client:{client.id}", authority=authority, scopes=set(client.scopes), client=client,
+        credential=f"client:{client.id}", authority=authority, scopes=set(client.scopes),
         own_ifis={client.actor_ifi} if client.actor_ifi else set(), country_code=client.country_code,
         registration=client.registration,
     )

@@ -61,5 +61,5 @@ def record(session: Session, batch: list[dict[str, Any]], *, base_url: str, now:
     last = session.info.get(_LAST_STORED)
     stored = now if last is None or now > last else last + dt.timedelta(microseconds=1)
     session.info[_LAST_STORED] = stored + dt.timedelta(microseconds=len(batch) - 1)
-    prepared = statements.prepare(batch, auth, version="1.0.3", now=stored)
+    prepared = statements.prepare(batch, auth, version="1.0.3")
     return statements.store(session, auth, prepared, base_url=base_url, now=stored)

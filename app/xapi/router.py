@@ -10,14 +10,17 @@ import datetime as dt
 import hashlib
 import json
 import re
-import threading
 import uuid
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.auth import service as auth_service
 from app.auth.dependencies import CurrentPrincipal
@@ -56,8 +59,13 @@ def xapi_version(request: Request) -> str:
     return value.strip()
 
 
-def lrs_caller(request: Request, session: SessionDep, rt: RuntimeDep) -> LrsAuth:
+def lrs_caller(request: Request, session: Session, rt: Runtime) -> LrsAuth:
+    """Who is calling. Looked up once per session and credential: the writes of a group commit
+    (see `_write`) are prepared on one session, mostly for the same few clients."""
     header = request.headers.get("authorization") or ""
+    known = session.info.setdefault("lrs_callers", {})
+    if header in known:
+        return known[header]
     scheme = header.split(" ", 1)[0].lower()
     base = rt.settings.public_base_url
     if scheme == "basic":
@@ -71,11 +79,8 @@ def lrs_caller(request: Request, session: SessionDep, rt: RuntimeDep) -> LrsAuth
         auth = lrs_auth.for_user(principal, base)
     else:
         raise LrsUnauthorized()
+    known[header] = auth
     return auth
-
-
-Version = Annotated[str, Depends(xapi_version)]
-Caller = Annotated[LrsAuth, Depends(lrs_caller)]
 
 
 def _params(request: Request, allowed: set[str]) -> dict[str, str]:
@@ -214,13 +219,14 @@ def _store_attachments(session, rt: Runtime, attached: dict[str, tuple[str, byte
 
 
 @router.put("/statements", status_code=status.HTTP_204_NO_CONTENT, responses=problems(400, 401, 403, 409))
-async def put_statement(request: Request, version: Version) -> Response:
+async def put_statement(request: Request) -> Response:
     """Store one statement under the id given as `statementId`."""
+    version = xapi_version(request)
     body = await request.body()
-    return await _in_thread(request, _put_statement, body, version)
+    return await _write(request, _put_statement, body, version)
 
 
-def _put_statement(request: Request, session, rt: Runtime, auth: LrsAuth, body: bytes, version: str) -> Response:
+def _put_statement(request: Request, session, rt: Runtime, auth: LrsAuth, body: bytes, version: str) -> Write:
     params = _params(request, {"statementId"})
     if "statementId" not in params:
         raise BadRequest("PUT /statements needs the statementId parameter.")
@@ -233,33 +239,65 @@ def _put_statement(request: Request, session, rt: Runtime, auth: LrsAuth, body: 
     if "id" in data and str(data["id"]).lower() != statement_id.lower():
         raise BadRequest("The statement's id differs from the statementId parameter.")
     data = {**data, "id": statement_id.lower()}
-    now = utcnow()
-    prepared = statements.prepare([data], auth, version=version, now=now)
+    prepared = statements.prepare([data], auth, version=version, parsed=True)
     _check_attachments(prepared, attached)
-    _store_attachments(session, rt, attached)
-    statements.store(session, auth, prepared, base_url=rt.settings.public_base_url, now=now)
-    return Response(status_code=204)
+    return _StatementsWrite(rt, auth, prepared, attached, lambda ids: Response(status_code=204))
 
 
 @router.post("/statements", responses=problems(400, 401, 403, 409))
-async def post_statements(request: Request, version: Version) -> Response:
+async def post_statements(request: Request) -> Response:
     """Store one statement or an array of statements (all or nothing); returns their ids."""
+    version = xapi_version(request)
     body = await request.body()
-    return await _in_thread(request, _post_statements, body, version)
+    return await _write(request, _post_statements, body, version)
 
 
-def _post_statements(request: Request, session, rt: Runtime, auth: LrsAuth, body: bytes, version: str) -> Response:
+def _post_statements(request: Request, session, rt: Runtime, auth: LrsAuth, body: bytes, version: str) -> Write:
     _params(request, set())
     data, attached = _read_statements_body(body, request.headers.get("content-type", ""))
     batch = data if isinstance(data, list) else [data]
     if not batch:
         raise BadRequest("An empty array of statements.")
-    now = utcnow()
-    prepared = statements.prepare(batch, auth, version=version, now=now)
+    prepared = statements.prepare(batch, auth, version=version, parsed=True)
     _check_attachments(prepared, attached)
-    _store_attachments(session, rt, attached)
-    ids = statements.store(session, auth, prepared, base_url=rt.settings.public_base_url, now=now)
-    return Response(orjson.dumps(ids), media_type="application/json")
+    return _StatementsWrite(rt, auth, prepared, attached, lambda ids: Response(orjson.dumps(ids), media_type="application/json"))
+
+
+@dataclass
+class _StatementsWrite:
+    """The write of a statements request (see `_write`); the writes of several requests without
+    attachments are combined into one insert when they do not refer to each other."""
+
+    rt: Runtime
+    auth: LrsAuth
+    prepared: list[dict[str, Any]]
+    attached: dict[str, tuple[str, bytes]]
+    respond: Callable[[list[str]], Response]
+
+    @property
+    def weight(self) -> int:  # what a group commit counts to limit its size
+        return len(self.prepared)
+
+    def __call__(self, session: Session) -> Response:
+        _store_attachments(session, self.rt, self.attached)
+        now = statements.STORED_CLOCK.next(len(self.prepared))
+        ids = statements.store(session, self.auth, self.prepared, base_url=self.rt.settings.public_base_url, now=now)
+        return self.respond(ids)
+
+    @staticmethod
+    def combine(session: Session, writes: list[_StatementsWrite]) -> list[Response]:
+        # Credentials limited to a learner (launched content) write alone: profile hooks (cmi5)
+        # check each write against the state the previous one left.
+        if any(w.attached or w.auth.own_ifis for w in writes) or not statements.independent([w.prepared for w in writes]):
+            raise _NotCombined
+        now = statements.STORED_CLOCK.next(sum(len(w.prepared) for w in writes))
+        results = statements.store_batches(session, [(w.auth, w.prepared) for w in writes],
+                                           base_url=writes[0].rt.settings.public_base_url, now=now)
+        return [w.respond(ids) for w, ids in zip(writes, results)]
+
+
+class _NotCombined(Exception):
+    pass
 
 
 STATEMENT_PARAMS = {"statementId", "voidedStatementId", "agent", "verb", "activity", "registration", "related_activities",
@@ -267,13 +305,15 @@ STATEMENT_PARAMS = {"statementId", "voidedStatementId", "agent", "verb", "activi
 
 
 @router.get("/statements", responses=problems(400, 401, 403, 404))
-async def get_statements(request: Request, version: Version) -> Response:
+async def get_statements(request: Request) -> Response:
     """One statement (`statementId` / `voidedStatementId`) or a filtered list with a `more` link."""
+    version = xapi_version(request)
     return await _in_thread(request, _get_statements, version)
 
 
 @router.head("/statements", include_in_schema=False)
-async def head_statements(request: Request, version: Version) -> Response:
+async def head_statements(request: Request) -> Response:
+    version = xapi_version(request)
     response = await _in_thread(request, _get_statements, version)
     return Response(status_code=response.status_code, headers={k: v for k, v in response.headers.items() if k != "content-length"})
 
@@ -374,41 +414,39 @@ def _http_date(value: dt.datetime) -> str:
     return format_datetime(value.astimezone(dt.UTC), usegmt=True)
 
 
-# One writing xAPI request at a time per process on SQLite. SQLite has one writer at a time
-# anyway (BEGIN IMMEDIATE), but a connection that finds the write lock taken polls for it,
-# sleeping 1, 2, 5 ... up to 100 ms between tries (busy_timeout), so concurrent writers of one
-# process spent most of their time asleep while the database was free. Waiting on a Python lock
-# hands over the moment the previous writer commits. Writers in other processes still meet at
-# SQLite's lock; if this lock is not had within the timeout the request goes ahead without it.
-_SQLITE_WRITE_LOCK = threading.Lock()
-_SQLITE_WRITE_LOCK_TIMEOUT = 60.0
-
-
 async def _in_thread(request: Request, fn, *args):
-    """Run a sync handler in the threadpool with its own transaction (the xAPI handlers read
-    the raw body asynchronously first)."""
-    from starlette.concurrency import run_in_threadpool
-
+    """Run a sync reading handler in the threadpool with its own transaction (the xAPI handlers
+    read the raw body asynchronously first)."""
     rt: Runtime = request.app.state.runtime
 
     def call():
-        reading = request.method in ("GET", "HEAD")
-        locked = not reading and rt.settings.is_sqlite and _SQLITE_WRITE_LOCK.acquire(timeout=_SQLITE_WRITE_LOCK_TIMEOUT)
-        try:
-            session = rt.session_factory(bind=rt.engine if reading else rt.write_engine)
-            try:
-                auth = lrs_caller(request, session, rt)
-                result = fn(request, session, rt, auth, *args)
-                session.commit()
-                return result
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
-        finally:
-            if locked:
-                _SQLITE_WRITE_LOCK.release()
+        with rt.session_factory(bind=rt.engine) as session:
+            return fn(request, session, rt, lrs_caller(request, session, rt), *args)
+
+    return await run_in_threadpool(call)
+
+
+Write = Callable[[Session], Response]
+
+
+async def _write(request: Request, fn: Callable[..., Write], *args) -> Response:
+    """Run a writing handler: `fn(request, session, rt, auth, *args)` authenticates, checks and
+    validates, and returns the write to do. On SQLite the write joins the process's group commit
+    (concurrent writes share a transaction and its commit); on PostgreSQL each request writes in
+    its own transaction in the threadpool."""
+    rt: Runtime = request.app.state.runtime
+
+    def prepare(session: Session) -> Write:
+        return fn(request, session, rt, lrs_caller(request, session, rt), *args)
+
+    if rt.group_commit is not None:
+        return await rt.group_commit.run(prepare)
+
+    def call() -> Response:
+        with rt.session_factory(bind=rt.write_engine) as session:
+            result = prepare(session)(session)
+            session.commit()
+            return result
 
     return await run_in_threadpool(call)
 
@@ -472,14 +510,17 @@ def _doc_access(auth: LrsAuth, kind: str, key: documents.DocKey, write: bool) ->
 
 
 def _document_handler(kind: str):
-    async def handler(request: Request, version: Version) -> Response:
+    async def handler(request: Request) -> Response:
+        version = xapi_version(request)
+        if request.method in ("GET", "HEAD"):
+            return await _in_thread(request, _document_read, kind, version)
         body = await request.body() if request.method in ("PUT", "POST") else b""
-        return await _in_thread(request, _document, kind, body, version)
+        return await _write(request, _document_write, kind, body, version)
 
     return handler
 
 
-def _document(request: Request, session, rt: Runtime, auth: LrsAuth, kind: str, body: bytes, version: str) -> Response:
+def _document_request(request: Request, auth: LrsAuth, kind: str, version: str) -> tuple[documents.DocKey, str | None, dt.datetime | None]:
     method = request.method
     raw = _params(request, _DOC_PARAMS[kind])
     need_id = method in ("PUT", "POST") or (method == "DELETE" and kind != "state")
@@ -487,30 +528,41 @@ def _document(request: Request, session, rt: Runtime, auth: LrsAuth, kind: str, 
     _doc_access(auth, kind, key, write=method in ("PUT", "POST", "DELETE"))
     # Credentials limited to one learner (a launched AU's, the learner's own) read, but never change,
     # the LMS's own state documents (cmi5 `LMS.LaunchData`).
-    launched_au = bool(auth.own_ifis)
-    if launched_au and kind == "state" and method in ("PUT", "POST", "DELETE") and (doc_id or "").startswith(LMS_STATE_PREFIX):
+    if auth.own_ifis and kind == "state" and method in ("PUT", "POST", "DELETE") and (doc_id or "").startswith(LMS_STATE_PREFIX):
         raise Forbidden(f"{doc_id} is written by the LMS; an AU may only read it.")
-    now = utcnow()
-    if method in ("GET", "HEAD"):
-        if doc_id is None:
-            ids = documents.list_ids(session, key, since)
-            response = Response(orjson.dumps(ids), media_type="application/json")
-            return response
-        doc = documents.require(documents.get(session, key, doc_id), "document")
-        headers = {"ETag": f'"{doc.etag}"', "Last-Modified": _http_date(doc.updated_at)}
-        return Response(doc.content if method == "GET" else b"", media_type=doc.content_type, headers=headers)
+    return key, doc_id, since
+
+
+def _document_read(request: Request, session, rt: Runtime, auth: LrsAuth, kind: str, version: str) -> Response:
+    key, doc_id, since = _document_request(request, auth, kind, version)
+    if doc_id is None:
+        ids = documents.list_ids(session, key, since)
+        return Response(orjson.dumps(ids), media_type="application/json")
+    doc = documents.require(documents.get(session, key, doc_id), "document")
+    headers = {"ETag": f'"{doc.etag}"', "Last-Modified": _http_date(doc.updated_at)}
+    return Response(doc.content if request.method == "GET" else b"", media_type=doc.content_type, headers=headers)
+
+
+def _document_write(request: Request, session, rt: Runtime, auth: LrsAuth, kind: str, body: bytes, version: str) -> Write:
+    key, doc_id, _ = _document_request(request, auth, kind, version)
+    method = request.method
     if_match = request.headers.get("if-match")
     if_none_match = request.headers.get("if-none-match")
     content_type = request.headers.get("content-type")
-    if method == "PUT":
-        documents.put(session, key, doc_id, body, content_type, now=now, if_match=if_match, if_none_match=if_none_match,
-                      concurrency="required" if kind != "state" else "existing" if version.startswith("2.") else "optional")
-    elif method == "POST":
-        documents.post(session, key, doc_id, body, content_type, now=now, if_match=if_match, if_none_match=if_none_match)
-    else:
-        documents.remove(session, key, doc_id, if_match=if_match,
-                         keep_prefix=LMS_STATE_PREFIX if launched_au and kind == "state" else None)
-    return Response(status_code=204)
+
+    def write(session) -> Response:
+        now = utcnow()
+        if method == "PUT":
+            documents.put(session, key, doc_id, body, content_type, now=now, if_match=if_match, if_none_match=if_none_match,
+                          concurrency="required" if kind != "state" else "existing" if version.startswith("2.") else "optional")
+        elif method == "POST":
+            documents.post(session, key, doc_id, body, content_type, now=now, if_match=if_match, if_none_match=if_none_match)
+        else:
+            documents.remove(session, key, doc_id, if_match=if_match,
+                             keep_prefix=LMS_STATE_PREFIX if auth.own_ifis and kind == "state" else None)
+        return Response(status_code=204)
+
+    return write
 
 
 for _path, _kind in (("/activities/state", "state"), ("/activities/profile", "activity_profile"), ("/agents/profile", "agent_profile")):
@@ -566,25 +618,29 @@ def _person(request: Request, session, rt: Runtime, auth: LrsAuth, version: str)
 
 
 @router.get("/activities", responses=problems(400, 401))
-async def get_activity(request: Request, version: Version) -> Response:
+async def get_activity(request: Request) -> Response:
     """The LRS's canonical definition of an activity."""
+    version = xapi_version(request)
     return await _in_thread(request, _activity, version)
 
 
 @router.head("/activities", include_in_schema=False)
-async def head_activity(request: Request, version: Version) -> Response:
+async def head_activity(request: Request) -> Response:
+    version = xapi_version(request)
     response = await _in_thread(request, _activity, version)
     return Response(status_code=response.status_code, headers={"content-type": "application/json"})
 
 
 @router.get("/agents", responses=problems(400, 401))
-async def get_agent(request: Request, version: Version) -> Response:
+async def get_agent(request: Request) -> Response:
     """A Person object combining what the LRS knows of an agent."""
+    version = xapi_version(request)
     return await _in_thread(request, _person, version)
 
 
 @router.head("/agents", include_in_schema=False)
-async def head_agent(request: Request, version: Version) -> Response:
+async def head_agent(request: Request) -> Response:
+    version = xapi_version(request)
     response = await _in_thread(request, _person, version)
     return Response(status_code=response.status_code, headers={"content-type": "application/json"})
 

@@ -12,8 +12,11 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
+
+import orjson
 
 from app.core.i18n import is_language_tag
 
@@ -52,6 +55,21 @@ INTERACTION_TYPES = {
 }
 COMPONENT_LISTS = {"choices", "scale", "source", "target", "steps"}
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+
+
+def _once(seen: set[bytes] | None, check: Callable[..., Any], value: Any, path: str) -> Any:
+    """`check(value, path)`, unless `seen` holds a value found valid by it that encodes the
+    same. The statements of a batch repeat the same actors, verbs and activities, and encoding
+    one costs a fraction of validating its IRIs, language tags and interaction components.
+    Only for values parsed from JSON: their orjson encoding is exact, where a Python caller's
+    value (a UUID, an enum) could encode like a valid string."""
+    if seen is None:
+        return check(value, path)
+    key = check.__name__.encode() + orjson.dumps(value)
+    if key not in seen:
+        check(value, path)
+        seen.add(key)
+    return value
 
 
 def _fail(path: str, message: str) -> None:
@@ -332,19 +350,19 @@ def statement_ref(value: Any, path: str) -> dict[str, Any]:
     return ref
 
 
-def statement_object(value: Any, path: str, *, in_substatement: bool, version: str) -> dict[str, Any]:
+def statement_object(value: Any, path: str, *, in_substatement: bool, version: str, seen: set[bytes] | None = None) -> dict[str, Any]:
     o = _obj(value, path)
     object_type = o.get("objectType", "Activity")
     if object_type == "Activity":
-        return activity(o, path)
+        return _once(seen, activity, o, path)
     if object_type in ("Agent", "Group"):
-        return agent(o, path)
+        return _once(seen, agent, o, path)
     if object_type == "StatementRef":
         return statement_ref(o, path)
     if object_type == "SubStatement":
         if in_substatement:
             _fail(f"{path}.objectType", "a SubStatement cannot contain a SubStatement")
-        _statement_body(o, path, version=version, substatement=True)
+        _statement_body(o, path, version=version, substatement=True, seen=seen)
         return o
     _fail(f"{path}.objectType", f"{object_type!r} is not a valid object type")
     return o
@@ -378,20 +396,20 @@ def result(value: Any, path: str) -> None:
         extensions(r["extensions"], f"{path}.extensions")
 
 
-def _context_activities(value: Any, path: str) -> None:
+def _context_activities(value: Any, path: str, seen: set[bytes] | None) -> None:
     ca = _obj(value, path)
     _allowed(ca, path, {"parent", "grouping", "category", "other"})
     for key, items in ca.items():
         if isinstance(items, dict):
-            activity(items, f"{path}.{key}")
+            _once(seen, activity, items, f"{path}.{key}")
         elif isinstance(items, list):
             for i, item in enumerate(items):
-                activity(item, f"{path}.{key}[{i}]")
+                _once(seen, activity, item, f"{path}.{key}[{i}]")
         else:
             _fail(f"{path}.{key}", "must be an Activity or an array of Activities")
 
 
-def context(value: Any, path: str, *, object_is_activity: bool, version: str) -> None:
+def context(value: Any, path: str, *, object_is_activity: bool, version: str, seen: set[bytes] | None = None) -> None:
     c = _obj(value, path)
     allowed = {"registration", "instructor", "team", "contextActivities", "revision", "platform", "language",
                "statement", "extensions"}
@@ -401,11 +419,11 @@ def context(value: Any, path: str, *, object_is_activity: bool, version: str) ->
     if "registration" in c:
         uuid_value(c["registration"], f"{path}.registration")
     if "instructor" in c:
-        agent(c["instructor"], f"{path}.instructor")
+        _once(seen, agent, c["instructor"], f"{path}.instructor")
     if "team" in c:
         agent(c["team"], f"{path}.team", group_only=True)
     if "contextActivities" in c:
-        _context_activities(c["contextActivities"], f"{path}.contextActivities")
+        _context_activities(c["contextActivities"], f"{path}.contextActivities", seen)
     for key in ("revision", "platform"):
         if key in c:
             if not object_is_activity:
@@ -460,7 +478,7 @@ def attachments(value: Any, path: str) -> list[dict[str, Any]]:
     return value
 
 
-def _statement_body(s: dict[str, Any], path: str, *, version: str, substatement: bool) -> None:
+def _statement_body(s: dict[str, Any], path: str, *, version: str, substatement: bool, seen: set[bytes] | None) -> None:
     allowed = {"actor", "verb", "object", "result", "context", "timestamp", "attachments"}
     if substatement:
         allowed.add("objectType")
@@ -468,24 +486,28 @@ def _statement_body(s: dict[str, Any], path: str, *, version: str, substatement:
         allowed |= {"id", "stored", "authority", "version"}
     _allowed(s, path, allowed, {"actor", "verb", "object"})
     prefix = f"{path}." if path else ""
-    agent(s["actor"], f"{prefix}actor")
-    verb(s["verb"], f"{prefix}verb")
-    obj = statement_object(s["object"], f"{prefix}object", in_substatement=substatement, version=version)
+    _once(seen, agent, s["actor"], f"{prefix}actor")
+    _once(seen, verb, s["verb"], f"{prefix}verb")
+    obj = statement_object(s["object"], f"{prefix}object", in_substatement=substatement, version=version, seen=seen)
     if "result" in s:
         result(s["result"], f"{prefix}result")
     if "context" in s:
         context(s["context"], f"{prefix}context", object_is_activity=obj.get("objectType", "Activity") == "Activity",
-                version=version)
+                version=version, seen=seen)
     if "timestamp" in s:
         parse_timestamp(s["timestamp"], f"{prefix}timestamp")
     if "attachments" in s:
         attachments(s["attachments"], f"{prefix}attachments")
 
 
-def validate_statement(value: Any, *, version: str = "1.0.3") -> dict[str, Any]:
-    """Validate one statement as received; raises StatementInvalid naming the first problem."""
+def validate_statement(value: Any, *, version: str = "1.0.3", seen: set[bytes] | None = None) -> dict[str, Any]:
+    """Validate one statement as received; raises StatementInvalid naming the first problem.
+
+    `seen`, for statements parsed from JSON: a set the caller keeps (e.g. for a batch), in which
+    the agents, verbs and activities found valid are remembered (by their encoding), so that
+    each one is validated once."""
     s = _obj(value, "statement")
-    _statement_body(s, "", version=version, substatement=False)
+    _statement_body(s, "", version=version, substatement=False, seen=seen)
     if "id" in s:
         uuid_value(s["id"], "id")
     if "stored" in s:

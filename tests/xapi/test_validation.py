@@ -192,3 +192,25 @@ def test_xapi_2_context_agents_and_groups():
     validate_statement(_with("context", ctx), version="2.0.0")
     with pytest.raises(StatementInvalid):
         validate_statement(_with("context", ctx), version="1.0.3")
+
+
+def test_a_batch_validates_repeated_agents_verbs_and_activities_once():
+    seen: set[bytes] = set()
+    validate_statement(copy.deepcopy(BASE), seen=seen)
+    assert len(seen) >= 4  # actor, verb, object, context activities (and the instructor)
+    remembered = set(seen)
+    validate_statement(copy.deepcopy(BASE), seen=seen)
+    assert seen == remembered
+    # Only valid values are remembered, and a value differing in anything is checked again.
+    for path, bad in [(("verb", "id"), "completed"), (("object", "definition", "name"), {"not a tag!": "x"}),
+                      (("actor", "mbox"), "ana@kirs.gov.rs"), (("context", "contextActivities", "parent", "id"), "x")]:
+        s = copy.deepcopy(BASE)
+        holder = s
+        for key in path[:-1]:
+            holder = holder[key]
+        holder[path[-1]] = bad
+        with pytest.raises(StatementInvalid):
+            validate_statement(s, seen=seen)
+        with pytest.raises(StatementInvalid):
+            validate_statement(s, seen=seen)
+    assert seen == remembered
