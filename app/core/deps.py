@@ -29,10 +29,21 @@ def get_session(request: Request) -> Iterator[Session]:
 
     Services only flush; this is the one place that commits. A failing request rolls back,
     except for errors that ask to keep their bookkeeping (`AppError.commit_session`).
+    GET/HEAD/OPTIONS read (on SQLite a deferred transaction); other methods write.
     """
+    yield from _transaction(request, writing=request.method not in ("GET", "HEAD", "OPTIONS"))
+
+
+def get_write_session(request: Request) -> Iterator[Session]:
+    """A writing transaction whatever the method: for the few GETs that write (opening a player
+    page starts a run-time session). On SQLite it begins IMMEDIATE: a read transaction that later
+    writes would fail at once if another writer got in first."""
+    yield from _transaction(request, writing=True)
+
+
+def _transaction(request: Request, *, writing: bool) -> Iterator[Session]:
     rt: Runtime = request.app.state.runtime
-    reading = request.method in ("GET", "HEAD", "OPTIONS")
-    session: Session = rt.session_factory(bind=rt.engine if reading else rt.write_engine)
+    session: Session = rt.session_factory(bind=rt.write_engine if writing else rt.engine)
     try:
         yield session
     except AppError as exc:
@@ -65,6 +76,7 @@ def get_session(request: Request) -> Iterator[Session]:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]
 
 
 def get_preferred_languages(

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from app.auth.dependencies import CurrentPrincipal
 from app.core.db import utcnow
-from app.core.deps import RuntimeDep, SessionDep
+from app.core.deps import RuntimeDep, SessionDep, WriteSessionDep
 from app.core.openapi import problems
 from app.packages.models import Standard
 from app.registrations import cmi5, repository, runtime, service, tincan
@@ -188,7 +188,7 @@ def _scorm_headers() -> dict[str, str]:
 
 
 @player_router.get("/play/{token}", include_in_schema=False)
-def player_page(token: str, session: SessionDep, rt: RuntimeDep) -> Response:
+def player_page(token: str, session: WriteSessionDep, rt: RuntimeDep) -> Response:
     """The player: frames the unit and provides the SCORM API to it."""
     ctx = runtime.resolve(session, rt.settings, token, launch=True, scorm_only=False)
     if ctx.version.standard in (Standard.cmi5, Standard.xapi):

@@ -273,3 +273,35 @@ def test_a_new_session_waits_briefly_for_the_closing_commit_of_the_previous_one(
     beacon.join()
     assert cmi["cmi.core.lesson_location"] == "page-2" and cmi["cmi.core.entry"] == "resume"
     assert 0.5 < time.monotonic() - started < 3.0
+
+
+def test_opening_the_player_while_another_request_writes(client, factory, scorm12_played, settings):
+    """Opening a player page writes (a run-time session) in a writing transaction: it queues behind
+    a concurrent writer and answers once that one commits (SQLite)."""
+    import sqlite3
+    import threading
+    import time
+
+    import pytest
+
+    if not settings.is_sqlite:
+        pytest.skip("SQLite's single writer")
+    first = launch(client, scorm12_played)
+    path = "/" + first["launch_url"].split("://", 1)[1].split("/", 1)[1]
+    other = sqlite3.connect(settings.resolved_database_url.removeprefix("sqlite:///"), timeout=30, check_same_thread=False)
+    other.isolation_level = None
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE registrations SET attempt_count = attempt_count + 0, updated_at = CURRENT_TIMESTAMP")
+
+    def release():
+        time.sleep(0.5)
+        other.execute("COMMIT")
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    started = time.monotonic()
+    page = client.get(path)
+    thread.join()
+    other.close()
+    assert page.status_code == 200, page.text
+    assert time.monotonic() - started >= 0.4
