@@ -23,7 +23,9 @@ For each store size (default 100k; `--sizes 100000,1000000` for both) it:
 4. pages through the whole store (format=ids) and checks that every accepted statement comes
    back exactly once, and nothing else does.
 
-The server's RSS (VmRSS of the process and its children, and VmHWM) is sampled throughout.
+The server's RSS (VmRSS of the process and its children, and VmHWM) is sampled throughout, and
+its CPU time is read around each POST throughput run (CPU per request: what the server spends,
+which other work on the machine changes far less than the rates).
 
 By default the script starts its own server (`rmtc serve`, SQLite in a fresh data directory,
 on 127.0.0.1) and always stops it. `--url` with `--key/--secret` uses a running server instead
@@ -407,6 +409,16 @@ def _tree_pids(pid: int) -> list[int]:
     return pids
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads, also those that have ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _status_kib(pid: int, key: str) -> int:
     try:
         with open(f"/proc/{pid}/status") as fh:
@@ -431,6 +443,10 @@ class MemoryMonitor:
 
     def rss_kib(self) -> int:
         return sum(_status_kib(p, "VmRSS") for p in _tree_pids(self.pid)) if self.pid else 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server's process tree (0 without a pid)."""
+        return sum(_cpu_seconds(p) for p in _tree_pids(self.pid)) if self.pid else 0.0
 
     def hwm_kib(self) -> int:
         return max((_status_kib(p, "VmHWM") for p in _tree_pids(self.pid)), default=0) if self.pid else 0
@@ -630,16 +646,22 @@ class Bench:
                     batches = list(make_batches(self.data, total, size))  # generated before timing
                     task = progress.add_task(f"run {rep + 1}: batch {size:>4} x{conc}", total=total, rate="")
                     store_before = self.accepted[0]
+                    cpu_before = self.memory.cpu_seconds()
                     r = post_all(self.lrs, iter(batches), conc, progress, task, self.accepted)
+                    cpu = self.memory.cpu_seconds() - cpu_before
                     progress.update(task, rate=f"{r.rate:,.0f}/s")
                     runs.setdefault((size, conc), []).append(
-                        {"rate": r.rate, "latency_ms": r.seconds / r.requests * conc * 1000, "store": store_before})
+                        {"rate": r.rate, "latency_ms": r.seconds / r.requests * conc * 1000, "store": store_before,
+                         "cpu_ms": cpu / r.requests * 1000})
         for (size, conc), items in runs.items():
             rates = [i["rate"] for i in items]
             self.results["throughput"].append({
                 "size": size_label, "batch": size, "concurrency": conc, "runs": [round(x) for x in rates],
                 "median": round(statistics.median(rates)), "store_from": items[0]["store"],
                 "request_ms": round(statistics.median(i["latency_ms"] for i in items), 2),
+                # The server's CPU time (all cores) per request: what the server spends, whatever
+                # else runs on the machine; 0 for a server without a known pid.
+                "server_cpu_ms": round(statistics.median(i["cpu_ms"] for i in items), 2),
             })
 
     def floor(self, size_label: str) -> None:
@@ -886,16 +908,17 @@ def markdown(results: dict[str, Any]) -> str:
            f"{m.get('active_sessions', '?')} interleaved learner sessions; 1-minute load average during the run: "
            f"median {m.get('load_average', {}).get('median', '?')}, max {m.get('load_average', {}).get('max', '?')}.", ""]
     out += ["### POST throughput (statements/s)", "",
-            "| store | batch | concurrent requests | statements/s (median) | runs | ms per request |", "|---|---|---|---|---|---|"]
+            "| store | batch | concurrent requests | statements/s (median) | runs | ms per request | server CPU ms per request |",
+            "|---|---|---|---|---|---|---|"]
     for load in results["load"]:
         out.append(f"| {load['from']:,} -> {load['to']:,} (load) | 1000 | {m['concurrency']} | {load['rate']:,} | "
-                   f"{', '.join(format(p['rate'], ',') for p in load['phases'])} (per phase) | |")
+                   f"{', '.join(format(p['rate'], ',') for p in load['phases'])} (per phase) | | |")
     for t in results["throughput"]:
         out.append(f"| {t['size']} | {t['batch']} | {t['concurrency']} | {t['median']:,} | "
-                   f"{', '.join(format(x, ',') for x in t['runs'])} | {t['request_ms']} |")
+                   f"{', '.join(format(x, ',') for x in t['runs'])} | {t['request_ms']} | {t.get('server_cpu_ms', '')} |")
     for f in results.get("floor", []):
         out.append(f"| {f['size']} | (GET /xapi/about: no auth, no database) | {f['concurrency']} | "
-                   f"{f['requests_per_s']:,} requests/s | | |")
+                   f"{f['requests_per_s']:,} requests/s | | | |")
     out += ["", "### GET /xapi/statements latency (ms, one warmed-up keep-alive connection)", "",
             "| store | query | samples | p50 | p95 | p99 | max | statements returned (mean) |", "|---|---|---|---|---|---|---|---|"]
     for q in results["queries"]:
@@ -927,18 +950,22 @@ def combine(paths: list[Path]) -> str:
         f"{r['machine']['date']} {r['machine']['server']}, load average median "
         f"{r['machine'].get('load_average', {}).get('median', '?')} max {r['machine'].get('load_average', {}).get('max', '?')}"
         for r in runs), ""]
-    out += ["| store | batch | concurrent requests | statements/s, median of runs | each run (its median of --repeat) |",
-            "|---|---|---|---|---|"]
+    out += ["| store | batch | concurrent requests | statements/s, median of runs | each run (its median of --repeat) | "
+            "server CPU ms per request, median of runs |",
+            "|---|---|---|---|---|---|"]
     keys = list(dict.fromkeys((t["size"], t["batch"], t["concurrency"]) for r in runs for t in r["throughput"]))
     for size, batch, conc in keys:
-        vals = [t["median"] for r in runs for t in r["throughput"] if (t["size"], t["batch"], t["concurrency"]) == (size, batch, conc)]
-        out.append(f"| {size} | {batch} | {conc} | {round(statistics.median(vals)):,} | {', '.join(format(v, ',') for v in vals)} |")
+        same = [t for r in runs for t in r["throughput"] if (t["size"], t["batch"], t["concurrency"]) == (size, batch, conc)]
+        vals = [t["median"] for t in same]
+        cpu = [t["server_cpu_ms"] for t in same if "server_cpu_ms" in t]
+        out.append(f"| {size} | {batch} | {conc} | {round(statistics.median(vals)):,} | {', '.join(format(v, ',') for v in vals)} | "
+                   f"{format(statistics.median(cpu), '.2f') if cpu else ''} |")
     for load in [x for r in runs for x in r["load"]]:
-        out.append(f"| {load['from']:,} -> {load['to']:,} (load) | 1000 | | {load['rate']:,} | |")
+        out.append(f"| {load['from']:,} -> {load['to']:,} (load) | 1000 | | {load['rate']:,} | | |")
     for conc in sorted({f["concurrency"] for r in runs for f in r.get("floor", [])}):
         vals = [f["requests_per_s"] for r in runs for f in r.get("floor", []) if f["concurrency"] == conc]
         out.append(f"| (GET /xapi/about, no auth, no database) | - | {conc} | {round(statistics.median(vals)):,} requests/s | "
-                   f"{', '.join(format(v, ',') for v in vals)} |")
+                   f"{', '.join(format(v, ',') for v in vals)} | |")
     out += ["", "| store | query | p50 ms (median of runs) | p95 ms (median of runs) | p95 of each run | p99 ms (median) |",
             "|---|---|---|---|---|---|"]
     keys = list(dict.fromkeys((q["size"], q["query"]) for r in runs for q in r["queries"]))
