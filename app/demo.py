@@ -314,7 +314,8 @@ DEMO_PACKAGES = [
 ]
 
 
-def _zip_folder(folder: Path) -> bytes:
+def zip_folder(folder: Path) -> bytes:
+    """A package zip of a folder (e.g. one of content_packages/)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.rglob("*")):
@@ -337,7 +338,7 @@ def _load_packages(settings: Settings, session_factory, now: dt.datetime) -> Non
             course = courses_service.get_course_by_slug(session, instructor, slug)
             if any(m.title == title for m in courses_service.modules_of(session, course.id)):
                 continue
-            blob = _zip_folder(CONTENT_PACKAGES / folder)
+            blob = zip_folder(CONTENT_PACKAGES / folder)
             version = packages_service.upload(session, storage, settings, instructor, io.BytesIO(blob), size=len(blob),
                                               sha256=None, filename=f"{folder}.zip", package_id=None)
         packages_service.claim(session_factory, version.id, now)

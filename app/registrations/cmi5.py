@@ -337,12 +337,15 @@ def session_of_client(session: Session, auth: LrsAuth) -> RuntimeSession | None:
 
 
 def launched_session(session: Session, auth: LrsAuth, standard: Standard) -> AuSession | None:
-    """The launch session whose content writes with this credential, for a package of `standard`."""
-    rs = session_of_client(session, auth)
-    if rs is None:
-        return None
-    au = au_session(session, rs)
-    return au if au.version.standard is standard else None
+    """The launch session whose content writes with this credential, for a package of `standard`.
+    Looked up (and locked) once per credential and transaction: the hooks' check and after, and
+    the cmi5 and xAPI hooks, share it."""
+    key = ("launched-session", auth.credential)
+    if key not in session.info:
+        rs = session_of_client(session, auth)
+        session.info[key] = au_session(session, rs) if rs is not None else None
+    au = session.info[key]
+    return au if au is not None and au.version.standard is standard else None
 
 
 class Cmi5Rules:

@@ -198,7 +198,7 @@ def player_page(token: str, session: WriteSessionDep, rt: RuntimeDep) -> Respons
         else:
             target = tincan.launch_url(session, rt.settings, ctx.runtime_session, content, now=utcnow())
         return RedirectResponse(target, status_code=303, headers=_scorm_headers())
-    ctx = runtime.open_player(session, rt.settings, token, now=utcnow())
+    ctx = runtime.open_player(session, ctx, now=utcnow())
     content = service.unit_url(rt.settings, ctx.version, ctx.registration, ctx.attempt, ctx.unit)
     runtime_token = service.runtime_token(rt.settings, ctx.runtime_session)
     units = service.units_of(session, ctx.attempt.version_id)

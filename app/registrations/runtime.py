@@ -139,12 +139,11 @@ def resolve(session: Session, settings: Settings, token: str, *, launch: bool = 
                    version, session.get(ModulePackage, registration.module_id))
 
 
-def open_player(session: Session, settings: Settings, launch_token: str, *, now: dt.datetime) -> Context:
-    """The run-time session a player page serves: the launch's own, or, once that one has been used
-    (the page is reloaded), a new session of the same unit. The reloaded page's commits start their
-    sequence again: on the old session they would be taken for repeats and dropped, and the old
-    page's closing beacon may have ended it."""
-    ctx = resolve(session, settings, launch_token, launch=True)
+def open_player(session: Session, ctx: Context, *, now: dt.datetime) -> Context:
+    """The run-time session a player page serves (`ctx`: the launch's, resolved from its token): the
+    launch's own, or, once that one has been used (the page is reloaded), a new session of the same
+    unit. The reloaded page's commits start their sequence again: on the old session they would be
+    taken for repeats and dropped, and the old page's closing beacon may have ended it."""
     rs = ctx.runtime_session
     if rs.initialized or rs.terminated or rs.last_sequence >= 0:
         fresh = start_session(session, ctx.registration, ctx.attempt, ctx.unit, mode=rs.mode, now=now)

@@ -396,5 +396,6 @@ REPOSITORY = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 def zip_folder(relative: str) -> bytes:
     """A package zip of a folder of this repository (e.g. one of content_packages/)."""
-    folder = REPOSITORY / relative
-    return zip_bytes({p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()})
+    from app.demo import zip_folder as zip_path
+
+    return zip_path(REPOSITORY / relative)
