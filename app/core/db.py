@@ -12,6 +12,7 @@ import enum
 import json
 import logging
 import re
+import sqlite3
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,8 +21,11 @@ import orjson
 from sqlalchemy import JSON, DateTime, Enum, MetaData, String, TypeDecorator, Uuid, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+from app.core.writelock import WriteLock, WriteLockTimeout
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -117,6 +121,9 @@ def _unicode_lower(value: Any) -> Any:
 
 
 WRITE_OPTION = "rmtc_write"
+WRITE_LOCK_OPTION = "rmtc_write_lock"
+_HELD_LOCK = "rmtc_held_write_lock"
+WRITE_LOCK_TIMEOUT = 10.0  # seconds, as SQLite's busy timeout
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -126,7 +133,25 @@ def _sqlite_begin(conn: Any) -> None:
     # A writing transaction takes the write lock at BEGIN, so two concurrent read-then-write
     # transactions queue (busy_timeout) instead of failing when upgrading a read lock. Reading
     # transactions use a deferred BEGIN and never block anyone (WAL).
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")
+    if options.get(WRITE_OPTION):
+        lock = options.get(WRITE_LOCK_OPTION)
+        if lock is not None and _HELD_LOCK not in conn.info:
+            # The service's write lock first (see app.core.writelock), held until the connection
+            # goes back to the pool (`_release_write_lock`), after its commit or rollback.
+            try:
+                lock.acquire(timeout=WRITE_LOCK_TIMEOUT)
+            except WriteLockTimeout as exc:
+                raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")) from exc
+            conn.info[_HELD_LOCK] = lock
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def _release_write_lock(_dbapi_connection: Any, record: Any) -> None:
+    lock = record.info.pop(_HELD_LOCK, None)
+    if lock is not None:
+        lock.release()
 
 
 def json_dumps(value: Any) -> str:
@@ -190,6 +215,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, sqlite_wri
             dbapi_connection.isolation_level = None
 
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "checkin", _release_write_lock)
         return engine
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
                          json_serializer=json_dumps, json_deserializer=json_loads)
@@ -230,9 +256,10 @@ def discard_after_commit(session: Session) -> None:
             logging.getLogger("rmtc.db").exception("after-rollback callback failed")
 
 
-def writing(engine: Engine) -> Engine:
-    """The same engine (and pool), marked for transactions that write."""
-    return engine.execution_options(**{WRITE_OPTION: True})
+def writing(engine: Engine, lock: WriteLock | None = None) -> Engine:
+    """The same engine (and pool), marked for transactions that write; on SQLite with the
+    service's write lock, which each write transaction takes before it begins."""
+    return engine.execution_options(**{WRITE_OPTION: True, WRITE_LOCK_OPTION: lock})
 
 
 PUBLIC_BASE_URL = "public_base_url"

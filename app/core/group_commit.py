@@ -5,11 +5,12 @@ SQLite has one writer at a time, and a commit costs about as much as a small wri
 their work to one writer thread per process; everything that arrives while a transaction is
 being written goes into the next one:
 
-1. In one write transaction (BEGIN IMMEDIATE, under `lock`), `prepare(session)` of each
-   waiting request runs first (authentication, parsing, validation: reads only); it returns
-   the request's `write`.
-2. Each `write(session)` runs in a savepoint, in the order the requests arrived; then the
-   transaction commits once. Consecutive writes that can be done together (`write.combine`,
+1. `prepare(session)` of each waiting request runs first, in a read transaction
+   (authentication, parsing, validation); it returns the request's `write`.
+2. Then, holding the database's write lock (`app.core.writelock`: the threads and the worker
+   processes of the service) in one write transaction (BEGIN IMMEDIATE), each `write(session)`
+   runs in a savepoint, in the order the requests arrived; then the transaction commits once.
+   With several worker processes, one prepares its next group while another writes. Consecutive writes that can be done together (`write.combine`,
    e.g. the statements of several requests inserted at once) are, in one savepoint; if that
    fails they are done one by one.
 
@@ -30,6 +31,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.writelock import WriteLock
 
 log = logging.getLogger("rmtc.db")
 
@@ -63,15 +66,17 @@ def _answer(request: _Request, result: Any, error: BaseException | None = None) 
 
 
 class GroupCommit:
-    """The writer of one process. `lock` is held while a write transaction is open; other
-    writers of the process take it too, so that they queue on it instead of polling SQLite's
-    busy handler."""
+    """The writer of one process. `lock` (the database's write lock) is held while its write
+    transaction is open; the service's other writers take it too, so that they queue on it
+    instead of polling SQLite's busy handler."""
 
-    def __init__(self, session_factory: sessionmaker, write_engine: Engine, *,
-                 max_requests: int = 64, max_weight: int = 1000, idle_seconds: float = 10.0):
+    def __init__(self, session_factory: sessionmaker, write_engine: Engine, *, read_engine: Engine | None = None,
+                 lock: WriteLock | None = None, max_requests: int = 64, max_weight: int = 1000,
+                 idle_seconds: float = 10.0):
         self.session_factory = session_factory
         self.write_engine = write_engine
-        self.lock = threading.Lock()
+        self.read_engine = read_engine or write_engine
+        self.lock = lock or WriteLock(None)
         self.max_requests = max_requests
         self.max_weight = max_weight
         self.idle_seconds = idle_seconds
@@ -81,6 +86,7 @@ class GroupCommit:
         self._closed = False
         self.groups = 0  # write transactions of groups, and the requests they wrote
         self.requests = 0
+        self.taken = 0  # requests taken from the queue
 
     async def run(self, prepare: Prepare) -> Any:
         """Run `prepare`, then the `write` it returns, in the next group; the write's result
@@ -132,10 +138,11 @@ class GroupCommit:
                     _answer(request, None, exc)
 
     def _run_group(self, group: list[_Request]) -> None:
-        with self.lock, self.session_factory(bind=self.write_engine) as session:
+        with self.session_factory(bind=self.read_engine) as session:
             ready = self._prepare(session, group)
-            if not ready:
-                return
+        if not ready:
+            return
+        with self.lock, self.session_factory(bind=self.write_engine) as session:
             self.groups += 1
             self.requests += len(ready)
             try:
@@ -158,6 +165,7 @@ class GroupCommit:
                 if not self._waiting:
                     break
                 request = self._waiting.popleft()
+                self.taken += 1
             group.append(request)
             try:
                 request.write = request.prepare(session)

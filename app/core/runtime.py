@@ -15,6 +15,7 @@ from app.core.metrics import Metrics
 from app.core.passwords import PasswordHashing
 from app.core.storage import Storage, make_storage
 from app.core.tokens import TokenSigner, load_or_create_private_key
+from app.core.writelock import WriteLock, for_sqlite_url
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Runtime:
     passwords: PasswordHashing
     metrics: Metrics
     group_commit: GroupCommit | None = None  # SQLite: the writer that groups concurrent writes
+    write_lock: WriteLock | None = None  # SQLite: taken by the service's writing transactions
     import_worker: Any = None  # the package import worker of this process, once started
 
     @classmethod
@@ -36,18 +38,22 @@ class Runtime:
         engine = make_engine(
             settings.resolved_database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
         )
-        session_factory = make_session_factory(writing(engine), settings.public_base_url)
-        group_commit = None
+        group_commit = write_lock = None
+        if settings.is_sqlite:
+            write_lock = for_sqlite_url(settings.resolved_database_url)
+        session_factory = make_session_factory(writing(engine, write_lock), settings.public_base_url)
         if settings.is_sqlite:
             url = settings.resolved_database_url
             writer = make_engine(url, echo=settings.database_echo, sqlite_writer=True) if is_sqlite_file(url) else engine
-            group_commit = GroupCommit(session_factory, writing(writer))
+            # The writer takes the lock itself (around its whole group), not at BEGIN.
+            group_commit = GroupCommit(session_factory, writing(writer), read_engine=engine, lock=write_lock)
         return cls(
             settings=settings,
             engine=engine,
-            write_engine=writing(engine),
+            write_engine=writing(engine, write_lock),
             session_factory=session_factory,
             group_commit=group_commit,
+            write_lock=write_lock,
             storage=make_storage(settings),
             signer=TokenSigner(settings, load_or_create_private_key(settings)),
             passwords=PasswordHashing(settings),
@@ -58,4 +64,6 @@ class Runtime:
         if self.group_commit is not None:
             self.group_commit.close()
             self.group_commit.write_engine.dispose()
+        if self.write_lock is not None:
+            self.write_lock.close()
         self.engine.dispose()

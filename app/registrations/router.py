@@ -230,7 +230,7 @@ def _title(texts: dict[str, Any] | None) -> str:
 @player_router.get("/runtime/{token}/cmi", include_in_schema=False)
 def runtime_cmi(token: str, session: SessionDep, rt: RuntimeDep) -> dict[str, Any]:
     """The session's initial CMI data (flat element -> value)."""
-    runtime.await_previous_session(rt.session_factory, rt.settings, token)
+    runtime.await_previous_session(lambda: rt.session_factory(bind=rt.engine), rt.settings, token)  # reads only
     ctx = runtime.resolve(session, rt.settings, token)
     return {"scorm": ctx.scorm, "mode": "review" if ctx.review else "normal", "cmi": runtime.initial_data(session, ctx)
             if not ctx.runtime_session.initialized else {**runtime.initial_data(session, ctx), **(ctx.state.cmi or {})}}

@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, ForeignKey, Index, Integer, LargeBinary, PrimaryKeyConstraint, String, Text, UniqueConstraint,
+    BigInteger, ForeignKey, Index, Integer, LargeBinary, PrimaryKeyConstraint, String, Text, UniqueConstraint, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -19,7 +19,11 @@ class Statement(Base):
     __tablename__ = "xapi_statements"
     __table_args__ = (
         Index("ix_xapi_statements_stored_id", "stored", "id"),
-        Index("ix_xapi_statements_user_stored", "user_id", "stored"),
+        # Partial: most statements have neither (no B-tree entry to write for them).
+        Index("ix_xapi_statements_user_stored", "user_id", "stored",
+              sqlite_where=text("user_id IS NOT NULL"), postgresql_where=text("user_id IS NOT NULL")),
+        Index("ix_xapi_statements_object_ref", "object_ref",
+              sqlite_where=text("object_ref IS NOT NULL"), postgresql_where=text("object_ref IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -27,7 +31,7 @@ class Statement(Base):
     data: Mapped[dict[str, Any]] = mapped_column()
     verb_id: Mapped[str] = mapped_column(String(2048))
     actor_ifi: Mapped[str | None] = mapped_column(String(2048))
-    object_ref: Mapped[uuid.UUID | None] = mapped_column(index=True)  # StatementRef target
+    object_ref: Mapped[uuid.UUID | None] = mapped_column()  # StatementRef target
     registration: Mapped[uuid.UUID | None] = mapped_column()
     voided: Mapped[bool] = mapped_column(default=False)
     user_id: Mapped[uuid.UUID | None] = mapped_column()  # the platform user the actor maps to
@@ -40,23 +44,22 @@ class StatementIndex(Base):
     their group members), agent+ (related agents), activity (object), activity+ (related),
     verb, registration. Statements targeting another by StatementRef inherit its rows.
 
-    Each row repeats its statement's `stored`: a filtered query reads the index
-    (kind, value, stored, statement_id) in keyset order and stops after one page, and the other
-    filters of the query are point lookups in the same index. The primary key starts with
-    `stored`, so new rows go to the end of both B-trees instead of all over a key that starts
-    with a random statement id (which made every batch rewrite pages across the whole index).
-    On SQLite the table is WITHOUT ROWID: the primary key is the table, one B-tree less to
-    write for each of the ~10 rows of a statement."""
+    The primary key (kind, value, stored, statement_id) is the keyset of the queries: a
+    filtered query reads the rows of its most selective filter in `stored` order from its
+    keyset position and stops after one page; the other filters of the query are point
+    lookups of the whole key. New rows go to the end of their (kind, value) range. It is the
+    table's only B-tree (on SQLite WITHOUT ROWID: the primary key is the table), and has no
+    foreign key (each row would cost a lookup of its statement): rows are written with their
+    statement, in its transaction, and statements are never deleted."""
 
     __tablename__ = "xapi_statement_index"
     __table_args__ = (
-        PrimaryKeyConstraint("stored", "statement_id", "kind", "value"),
-        Index("ix_xapi_statement_index_keyset", "kind", "value", "stored", "statement_id"),
+        PrimaryKeyConstraint("kind", "value", "stored", "statement_id"),
         {"sqlite_with_rowid": False},
     )
 
     stored: Mapped[dt.datetime] = mapped_column()
-    statement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("xapi_statements.id", ondelete="CASCADE"))
+    statement_id: Mapped[uuid.UUID] = mapped_column()
     kind: Mapped[str] = mapped_column(String(12))
     value: Mapped[str] = mapped_column(String(2048))
 

@@ -241,7 +241,8 @@ def _put_statement(request: Request, session, rt: Runtime, auth: LrsAuth, body: 
     data = {**data, "id": statement_id.lower()}
     prepared = statements.prepare([data], auth, version=version, parsed=True)
     _check_attachments(prepared, attached)
-    return _StatementsWrite(rt, auth, prepared, attached, lambda ids: Response(status_code=204))
+    return _StatementsWrite(rt, auth, prepared, attached, lambda ids: Response(status_code=204),
+                            statements.ready_to_store(session.connection(), prepared, base_url=rt.settings.public_base_url))
 
 
 @router.post("/statements", responses=problems(400, 401, 403, 409))
@@ -260,19 +261,22 @@ def _post_statements(request: Request, session, rt: Runtime, auth: LrsAuth, body
         raise BadRequest("An empty array of statements.")
     prepared = statements.prepare(batch, auth, version=version, parsed=True)
     _check_attachments(prepared, attached)
-    return _StatementsWrite(rt, auth, prepared, attached, lambda ids: Response(orjson.dumps(ids), media_type="application/json"))
+    return _StatementsWrite(rt, auth, prepared, attached, lambda ids: Response(orjson.dumps(ids), media_type="application/json"),
+                            statements.ready_to_store(session.connection(), prepared, base_url=rt.settings.public_base_url))
 
 
 @dataclass
 class _StatementsWrite:
     """The write of a statements request (see `_write`); the writes of several requests without
-    attachments are combined into one insert when they do not refer to each other."""
+    attachments are combined into one insert when they do not refer to each other. `ready`: what
+    the write needs that does not depend on the database's state, computed before the write."""
 
     rt: Runtime
     auth: LrsAuth
     prepared: list[dict[str, Any]]
     attached: dict[str, tuple[str, bytes]]
     respond: Callable[[list[str]], Response]
+    ready: statements.Ready
 
     @property
     def weight(self) -> int:  # what a group commit counts to limit its size
@@ -280,8 +284,9 @@ class _StatementsWrite:
 
     def __call__(self, session: Session) -> Response:
         _store_attachments(session, self.rt, self.attached)
-        now = statements.STORED_CLOCK.next(len(self.prepared))
-        ids = statements.store(session, self.auth, self.prepared, base_url=self.rt.settings.public_base_url, now=now)
+        now = statements.next_stored(session, len(self.prepared))
+        ids = statements.store(session, self.auth, self.prepared, base_url=self.rt.settings.public_base_url, now=now,
+                               ready=self.ready)
         return self.respond(ids)
 
     @staticmethod
@@ -290,9 +295,10 @@ class _StatementsWrite:
         # check each write against the state the previous one left.
         if any(w.attached or w.auth.own_ifis for w in writes) or not statements.independent([w.prepared for w in writes]):
             raise _NotCombined
-        now = statements.STORED_CLOCK.next(sum(len(w.prepared) for w in writes))
+        now = statements.next_stored(session, sum(len(w.prepared) for w in writes))
         results = statements.store_batches(session, [(w.auth, w.prepared) for w in writes],
-                                           base_url=writes[0].rt.settings.public_base_url, now=now)
+                                           base_url=writes[0].rt.settings.public_base_url, now=now,
+                                           ready=[w.ready for w in writes])
         return [w.respond(ids) for w, ids in zip(writes, results)]
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, and_, bindparam, cast, exists, insert, or_, select, tuple_, update
+from sqlalchemy import Text, and_, bindparam, cast, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
@@ -266,12 +266,8 @@ _S = Statement.__table__
 _IX = StatementIndex.__table__
 _USERS = User.__table__
 _EXISTING = select(_S.c.id, _S.c.data).where(_S.c.id.in_(bindparam("ids", expanding=True)))
-_TARGETS = select(_S.c.id, _S.c.verb_id, _S.c.stored).where(_S.c.id.in_(bindparam("ids", expanding=True)))
+_TARGETS = select(_S.c.id, _S.c.verb_id, _S.c.data).where(_S.c.id.in_(bindparam("ids", expanding=True)))
 _VOIDED_BY = select(_S.c.object_ref).where(_S.c.object_ref.in_(bindparam("ids", expanding=True)), _S.c.verb_id == VOIDED)
-_INHERITED = select(_IX.c.statement_id, _IX.c.kind, _IX.c.value).where(
-    tuple_(_IX.c.stored, _IX.c.statement_id).in_(bindparam("keys", expanding=True)),
-    _IX.c.kind.in_(["agent", "verb", "activity", "registration", "agent+", "activity+"]),
-)
 _VOID = update(_S).where(_S.c.id.in_(bindparam("ids", expanding=True)), _S.c.verb_id != VOIDED).values(voided=True)
 _USERS_BY_EMAIL = select(_USERS.c.id, _USERS.c.email).where(_USERS.c.email.in_(bindparam("emails", expanding=True)))
 _USERS_BY_ID = select(_USERS.c.id).where(_USERS.c.id.in_(bindparam("ids", expanding=True)))
@@ -286,14 +282,24 @@ class StoredClock:
         self._next = dt.datetime.min.replace(tzinfo=dt.UTC)
         self._lock = threading.Lock()
 
-    def next(self, count: int) -> dt.datetime:
+    def next(self, count: int, *, after: dt.datetime | None = None) -> dt.datetime:
+        """The first of `count` stored times, later than `after` too (the latest one stored)."""
         with self._lock:
             now = max(utcnow(), self._next)
+            if after is not None and after >= now:
+                now = after + dt.timedelta(microseconds=1)
             self._next = now + dt.timedelta(microseconds=count)
             return now
 
 
 STORED_CLOCK = StoredClock()
+_LATEST_STORED = select(func.max(_S.c.stored))
+
+
+def next_stored(session: Session, count: int) -> dt.datetime:
+    """Stored times for a write under the database's write lock (SQLite): after every statement
+    stored so far, also by the other worker processes, so that `stored` order is commit order."""
+    return STORED_CLOCK.next(count, after=session.connection().execute(_LATEST_STORED).scalar())
 
 
 def stored_times(now: dt.datetime, count: int) -> list[dt.datetime]:
@@ -301,11 +307,12 @@ def stored_times(now: dt.datetime, count: int) -> list[dt.datetime]:
     return [now + dt.timedelta(microseconds=i) for i in range(count)]
 
 
-def store(session: Session, auth: LrsAuth, prepared: list[dict[str, Any]], *, base_url: str, now: dt.datetime) -> list[str]:
+def store(session: Session, auth: LrsAuth, prepared: list[dict[str, Any]], *, base_url: str, now: dt.datetime,
+          ready: Ready | None = None) -> list[str]:
     """Insert a prepared batch, stored at `now` (the statements 1 µs apart, in order); returns
     the ids in order. Existing equivalent statements are accepted without a second copy; a
     different statement under an existing id is 409."""
-    return store_batches(session, [(auth, prepared)], base_url=base_url, now=now)[0]
+    return store_batches(session, [(auth, prepared)], base_url=base_url, now=now, ready=[ready] if ready else None)[0]
 
 
 def independent(batches: list[list[dict[str, Any]]]) -> bool:
@@ -324,28 +331,85 @@ def independent(batches: list[list[dict[str, Any]]]) -> bool:
     return True
 
 
+@dataclass(slots=True)
+class _Row:
+    """A statement's column values and index rows (bound for the dialect), as far as they do not
+    depend on what is stored: everything but `stored`, `voided` and inherited index rows."""
+
+    sid: uuid.UUID
+    sid_value: Any
+    index: set[tuple[str, str]]
+    actor_ifi: str | None
+    user_id: Any
+    object_ref: Any
+    registration: Any
+    has_attachments: Any
+    json_head: str | None  # SQLite: the statement's JSON text without `stored` and its closing brace
+    add_timestamp: bool
+
+
+@dataclass
+class Ready:
+    """The part of a batch's write that no other write changes, computed before the write (on
+    SQLite: outside the write lock, so that worker processes do it side by side): column values,
+    index rows, JSON text, the users the actors map to, the batch's merged activity definitions."""
+
+    rows: list[_Row]
+    definitions: dict[str, dict[str, Any]]
+
+
+def ready_to_store(conn: Any, prepared: list[dict[str, Any]], *, base_url: str) -> Ready:
+    bind = _processors(conn.dialect)
+    users = _user_ids_for(conn, base_url, prepared)
+    rows = []
+    for s in prepared:
+        ctx = s.get("context") or {}
+        obj = s["object"]
+        sid = uuid.UUID(s["id"])
+        actor_ifi = ifi_of(s["actor"])
+        user_id = users.get(actor_ifi or "")
+        head = bind["data"]({k: v for k, v in s.items() if k != "stored"})
+        rows.append(_Row(
+            sid=sid,
+            sid_value=bind["id"](sid),
+            index=_index_rows(s),
+            actor_ifi=actor_ifi,
+            user_id=bind["id"](user_id) if user_id else None,
+            object_ref=bind["id"](uuid.UUID(obj["id"])) if obj.get("objectType") == "StatementRef" else None,
+            registration=bind["id"](uuid.UUID(ctx["registration"])) if ctx.get("registration") else None,
+            has_attachments=bind["bool"](bool(s.get("attachments"))),
+            # The JSON text is completed at the write (stored; a timestamp the LRS fills in).
+            json_head=head[:-1] if isinstance(head, str) and head.endswith("}") and head != "{}" else None,
+            add_timestamp="timestamp" not in s,
+        ))
+    return Ready(rows, _batch_definitions(prepared))
+
+
 def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, Any]]]], *, base_url: str,
-                  now: dt.datetime) -> list[list[str]]:
+                  now: dt.datetime, ready: list[Ready] | None = None) -> list[list[str]]:
     """`store` of several batches (of `independent` requests, each with its credential) in one go:
-    one set of queries and inserts for all of them, in order."""
+    one set of queries and inserts for all of them, in order. `ready`: each batch's
+    `ready_to_store`, if computed beforehand."""
     conn = session.connection()
+    if ready is None:
+        ready = [ready_to_store(conn, prepared, base_url=base_url) for _, prepared in batches]
     # Shallow copies: what is set here (stored, a default timestamp) stays out of the prepared
     # statements, which may be stored again if this fails.
-    statements = [({**s}, auth.credential) for auth, prepared in batches for s in prepared]
+    statements = [({**s}, auth.credential, row)
+                  for (auth, prepared), r in zip(batches, ready) for s, row in zip(prepared, r.rows)]
     stored_at = stored_times(now, len(statements))
-    for (s, _), stored in zip(statements, stored_at):
+    for (s, _, _), stored in zip(statements, stored_at):
         s["stored"] = stored.isoformat(timespec="microseconds").replace("+00:00", "Z")
-    ids = [uuid.UUID(s["id"]) for s, _ in statements]
-    existing = dict(conn.execute(_EXISTING, {"ids": ids}).all())
+    existing = dict(conn.execute(_EXISTING, {"ids": [row.sid for _, _, row in statements]}).all())
     new = []
-    for (s, credential), sid, stored in zip(statements, ids, stored_at):
-        if sid in existing:
+    for (s, credential, row), stored in zip(statements, stored_at):
+        if row.sid in existing:
             # A timestamp the LRS filled in is not part of what the client sent.
             no_ts = "timestamp" not in s
-            if _canonical(existing[sid], ignore_timestamp=no_ts) != _canonical(s, ignore_timestamp=no_ts):
-                raise StatementConflict(f"A different statement with id {sid} is already stored.")
+            if _canonical(existing[row.sid], ignore_timestamp=no_ts) != _canonical(s, ignore_timestamp=no_ts):
+                raise StatementConflict(f"A different statement with id {row.sid} is already stored.")
             continue
-        new.append((s, sid, stored, credential))
+        new.append((s, row, stored, credential))
     results = [[s["id"] for s in prepared] for _, prepared in batches]
     if not new:
         return results
@@ -356,67 +420,64 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
             hook.check(session, auth, mine, now)
     for s, _, _, _ in new:
         s.setdefault("timestamp", s["stored"])
-    batch_ids = {sid for _, sid, _, _ in new}
+    batch_ids = {row.sid for _, row, _, _ in new}
     # Voiding: the target must not itself be a voiding statement.
     targets = {uuid.UUID(s["object"]["id"]) for s, _, _, _ in new if s["object"].get("objectType") == "StatementRef"}
     target_rows = {}
-    target_stored = {}
+    target_data = {}
     if targets:
-        for row in conn.execute(_TARGETS, {"ids": list(targets)}):
-            target_rows[row.id] = row.verb_id
-            target_stored[row.id] = row.stored
-    in_batch_verbs = {sid: s["verb"]["id"] for s, sid, _, _ in new}
+        for target in conn.execute(_TARGETS, {"ids": list(targets)}):
+            target_rows[target.id] = target.verb_id
+            target_data[target.id] = target.data
+    in_batch_verbs = {row.sid: s["verb"]["id"] for s, row, _, _ in new}
     for s, _, _, _ in new:
         if s["verb"]["id"] == VOIDED:
             target = uuid.UUID(s["object"]["id"])
             if target_rows.get(target) == VOIDED or in_batch_verbs.get(target) == VOIDED:
                 raise BadStatement(f"Statement {s['id']} voids a voiding statement, which is not allowed.")
-    users = _user_ids_for(conn, base_url, [s for s, _, _, _ in new])
-    # Index rows, with rows inherited from statements targeted by StatementRef.
-    index: dict[uuid.UUID, set[tuple[str, str]]] = {sid: _index_rows(s) for s, sid, _, _ in new}
-    inherited_targets = [(target_stored[t], t) for t in targets - batch_ids if t in target_stored]
-    if inherited_targets:
-        for row in conn.execute(_INHERITED, {"keys": inherited_targets}):
-            for s, sid, _, _ in new:
-                if s["object"].get("objectType") == "StatementRef" and uuid.UUID(s["object"]["id"]) == row.statement_id:
-                    index[sid].add((row.kind, row.value))
-    for s, sid, _, _ in new:  # targets within the same batch (in batch order)
+    # Index rows, with the rows of the statements targeted by StatementRef (stored before, or
+    # earlier in the batch).
+    index: dict[uuid.UUID, set[tuple[str, str]]] = {row.sid: row.index for _, row, _, _ in new}
+    inherited = _rows_with_targets(conn, {t: d for t, d in target_data.items() if t not in batch_ids})
+    for s, row, _, _ in new:
         if s["object"].get("objectType") == "StatementRef":
             target = uuid.UUID(s["object"]["id"])
-            if target in index and target != sid:
-                index[sid] |= index[target]
+            if target in index and target != row.sid:
+                index[row.sid] = index[row.sid] | index[target]
+            elif target in inherited:
+                index[row.sid] = index[row.sid] | inherited[target]
     voided_ids = [uuid.UUID(s["object"]["id"]) for s, _, _, _ in new if s["verb"]["id"] == VOIDED]
     # Statements arriving after a voiding statement that targets them are voided at once.
     already_voided = set(conn.scalars(_VOIDED_BY, {"ids": list(batch_ids)}))
     bind = _processors(conn.dialect)
+    voided_now = already_voided.union(voided_ids)
     statement_rows = []
     index_rows = []
-    for s, sid, stored_value, credential in new:
-        ctx = s.get("context") or {}
-        obj = s["object"]
+    for s, row, stored_value, credential in new:
         stored = bind["stored"](stored_value)
-        sid_value = bind["id"](sid)
-        actor_ifi = ifi_of(s["actor"])
-        user_id = users.get(actor_ifi or "")
+        if row.json_head is not None:
+            data = (f'{row.json_head},"stored":"{s["stored"]}"'
+                    + (f',"timestamp":"{s["stored"]}"}}' if row.add_timestamp else "}"))
+        else:
+            data = bind["data"](s)
         statement_rows.append((
-            sid_value,
-            stored,
-            bind["data"](s),
-            s["verb"]["id"],
-            actor_ifi,
-            bind["id"](uuid.UUID(obj["id"])) if obj.get("objectType") == "StatementRef" else None,
-            bind["id"](uuid.UUID(ctx["registration"])) if ctx.get("registration") else None,
-            bind["bool"](sid in already_voided or sid in voided_ids),
-            bind["id"](user_id) if user_id else None,
-            credential,
-            bind["bool"](bool(s.get("attachments"))),
+            row.sid_value, stored, data, s["verb"]["id"], row.actor_ifi, row.object_ref, row.registration,
+            bind["bool"](row.sid in voided_now), row.user_id, credential, row.has_attachments,
         ))
-        index_rows.extend((stored, sid_value, kind, value[:2048]) for kind, value in index[sid])
+        sid_value = row.sid_value
+        index_rows.extend((stored, sid_value, kind, value[:2048]) for kind, value in index[row.sid])
     _insert_many(conn, Statement.__table__, _STATEMENT_COLUMNS, statement_rows)
     _insert_many(conn, StatementIndex.__table__, ("stored", "statement_id", "kind", "value"), index_rows)
     if voided_ids:
         conn.execute(_VOID, {"ids": voided_ids})
-    _merge_activities(conn, [s for s, _, _, _ in new], now)
+    if len(new) == len(statements):
+        definitions: dict[str, dict[str, Any]] = {}
+        for r in ready:
+            for activity_id, definition in r.definitions.items():
+                _merge_definition(definitions.setdefault(activity_id, {}), definition)
+    else:  # statements stored before change nothing
+        definitions = _batch_definitions([s for s, _, _, _ in new])
+    _merge_activities(conn, definitions, now)
     # What the platform records next in this transaction (hooks, progress) is stored after this.
     last = max(stored for _, _, stored, _ in new)
     if session.info.get(LAST_STORED) is None or session.info[LAST_STORED] < last:
@@ -427,9 +488,32 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
     return results
 
 
+def _rows_with_targets(conn: Any, found: dict[uuid.UUID, dict[str, Any]]) -> dict[uuid.UUID, set[tuple[str, str]]]:
+    """The index rows of stored statements (by id, with their data): their own, and those of the
+    statements they target by StatementRef, in turn (what was indexed for them when stored)."""
+    data = dict(found)
+    frontier = list(found.values())
+    while frontier:
+        wanted = {uuid.UUID(d["object"]["id"]) for d in frontier if d["object"].get("objectType") == "StatementRef"} - set(data)
+        fetched = dict(conn.execute(_EXISTING, {"ids": list(wanted)}).all()) if wanted else {}
+        data.update(fetched)
+        frontier = list(fetched.values())
+
+    def rows(sid: uuid.UUID, seen: frozenset) -> set[tuple[str, str]]:
+        d = data[sid]
+        result = _index_rows(d)
+        if d["object"].get("objectType") == "StatementRef":
+            target = uuid.UUID(d["object"]["id"])
+            if target in data and target not in seen:
+                result |= rows(target, seen | {target})
+        return result
+
+    return {sid: rows(sid, frozenset({sid})) for sid in found}
+
+
 def _new_by_batch(batches: list[tuple[LrsAuth, list[dict[str, Any]]]], new: list[tuple]) -> list[tuple[LrsAuth, list[dict[str, Any]]]]:
     """The new statements of each batch (as stored), with the batch's credential."""
-    new_ids = {sid: s for s, sid, _, _ in new}
+    new_ids = {row.sid: s for s, row, _, _ in new}
     out = []
     for auth, prepared in batches:
         mine = [new_ids[uuid.UUID(s["id"])] for s in prepared if uuid.UUID(s["id"]) in new_ids]
@@ -445,9 +529,8 @@ _UPDATE_ACTIVITY = (update(_A).where(_A.c.id == bindparam("activity_id"))
                     .values(definition=bindparam("definition"), updated_at=bindparam("updated_at")))
 
 
-def _merge_activities(conn: Any, statements: list[dict[str, Any]], now: dt.datetime) -> None:
-    """Keep a canonical definition per activity: language maps are merged, other fields take
-    the latest value."""
+def _batch_definitions(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The activity definitions of a batch, merged in order (see `_merge_definition`)."""
     definitions: dict[str, dict[str, Any]] = {}
     merged_from: dict[str, list[dict[str, Any]]] = {}
     for s in statements:
@@ -463,6 +546,12 @@ def _merge_activities(conn: Any, statements: list[dict[str, Any]], now: dt.datet
                     continue
                 done.append(definition)
                 _merge_definition(definitions.setdefault(obj["id"], {}), definition)
+    return definitions
+
+
+def _merge_activities(conn: Any, definitions: dict[str, dict[str, Any]], now: dt.datetime) -> None:
+    """Keep a canonical definition per activity: language maps are merged, other fields take
+    the latest value."""
     if not definitions:
         return
     current = dict(conn.execute(_DEFINITIONS, {"ids": list(definitions)}).all())

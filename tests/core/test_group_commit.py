@@ -4,6 +4,7 @@ gets its own answer, a failing one fails alone, a failed commit fails them all."
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -67,12 +68,24 @@ def _rows(engine) -> dict[str, int]:
 
 
 async def _together(group: GroupCommit, prepares) -> list:
-    """Submit while the writer is held, so that all of them form one group."""
-    with group.lock:
-        tasks = [asyncio.ensure_future(group.run(p)) for p in prepares]
-        while group.queued < len(prepares):
-            await asyncio.sleep(0.001)
-    return await asyncio.gather(*tasks, return_exceptions=True)
+    """Submit while the writer is held, so that all of them form one group: the writer thread is
+    kept in the `prepare` of a first request (which writes nothing) until all are queued, and
+    then takes them into that request's group."""
+    release = threading.Event()
+
+    def blocker(session):
+        release.wait(10)
+        return lambda session: None
+
+    taken = group.taken
+    first = asyncio.ensure_future(group.run(blocker))
+    while group.taken == taken:
+        await asyncio.sleep(0.001)
+    tasks = [asyncio.ensure_future(group.run(p)) for p in prepares]
+    while group.queued < len(prepares):
+        await asyncio.sleep(0.001)
+    release.set()
+    return (await asyncio.gather(first, *tasks, return_exceptions=True))[1:]
 
 
 def test_requests_waiting_together_share_one_transaction(writer):
@@ -80,7 +93,7 @@ def test_requests_waiting_together_share_one_transaction(writer):
     results = asyncio.run(_together(group, [_insert(f"r{i}", request=i) for i in range(20)]))
     assert results == [(f"r{i}",) for i in range(20)]
     assert _rows(engine) == {f"r{i}": i for i in range(20)}
-    assert (group.groups, group.requests) == (1, 20)
+    assert (group.groups, group.requests) == (1, 21)  # with _together's first request
 
 
 def test_a_failing_request_fails_alone(writer):
@@ -197,7 +210,7 @@ def test_an_answer_nobody_waits_for_any_more_does_not_stop_the_writer(writer):
     loop = asyncio.new_event_loop()
     with group.lock:
         task = loop.create_task(group.run(_insert("gone")))
-        while group.queued == 0:
+        while group.taken == 0:  # prepared, the writer waits for the lock with it
             loop.run_until_complete(asyncio.sleep(0.001))
         task.cancel()  # the client went away, and its event loop ended
         loop.run_until_complete(asyncio.gather(task, return_exceptions=True))

@@ -88,12 +88,19 @@ def test_concurrent_single_posts_are_stored_once_each_in_order(live):
         assert server.runtime.group_commit.requests == writers * per_writer
 
 
-def _queued_in_order(server: LiveServer, requests) -> list[httpx.Response]:
-    """Send requests while the writer is held, each once the previous one is queued, then let
-    the writer go: they form one group, in this order."""
+def _queued_in_order(server: LiveServer, requests, plug) -> list[httpx.Response]:
+    """Send `plug` while the write lock is held, and once the writer has taken it (and waits for
+    the lock with it), the requests, each once the previous one is queued; then let the writer
+    go: the requests form the next group, in this order."""
     writer = server.runtime.group_commit
     groups_before = writer.groups
-    with ThreadPoolExecutor(len(requests)) as pool, writer.lock:
+    with ThreadPoolExecutor(len(requests) + 1) as pool, writer.lock:
+        taken = writer.taken
+        plugged = pool.submit(plug)
+        deadline = time.monotonic() + 10
+        while writer.taken == taken:
+            assert time.monotonic() < deadline, "the writer did not take the first request"
+            time.sleep(0.002)
         futures = []
         for send in requests:
             queued = writer.queued
@@ -102,8 +109,9 @@ def _queued_in_order(server: LiveServer, requests) -> list[httpx.Response]:
             while writer.queued == queued and not futures[-1].done():
                 assert time.monotonic() < deadline, "the request did not reach the writer"
                 time.sleep(0.002)
+    assert plugged.result().status_code == 200
     responses = [f.result() for f in futures]
-    assert writer.groups == groups_before + 1
+    assert writer.groups == groups_before + 2
     return responses
 
 
@@ -117,6 +125,7 @@ def test_a_failing_request_does_not_fail_its_group(live):
     single, batch, put = statement(id=new_id()), [statement(id=new_id()) for _ in range(3)], statement()
     put_id = new_id()
     invalid = statement(actor={"objectType": "Agent"})  # no identifier
+    plug = statement(id=new_id())
     responses = _queued_in_order(server, [
         lambda: _post(server.url, headers, single),
         lambda: _post(server.url, headers, conflicting),
@@ -124,10 +133,10 @@ def test_a_failing_request_does_not_fail_its_group(live):
         lambda: _post(server.url, headers, invalid),
         lambda: _post(server.url, basic("no-such-key", "secret"), statement()),
         lambda: httpx.put(server.url + "/xapi/statements", json=put, params={"statementId": put_id}, headers=headers, timeout=30),
-    ])
+    ], plug=lambda: _post(server.url, headers, plug))
     assert [r.status_code for r in responses] == [200, 409, 200, 400, 401, 204]
     assert responses[0].json() == [single["id"]] and responses[2].json() == [s["id"] for s in batch]
-    assert _stored_order(server, headers) == [existing["id"], single["id"], *(s["id"] for s in batch), put_id]
+    assert _stored_order(server, headers) == [existing["id"], plug["id"], single["id"], *(s["id"] for s in batch), put_id]
     got = httpx.get(server.url + "/xapi/statements", params={"statementId": existing["id"]}, headers=headers, timeout=30)
     assert got.json()["verb"]["id"] == existing["verb"]["id"]
 
@@ -140,12 +149,13 @@ def test_requests_of_a_group_that_refer_to_each_other_are_written_in_order(live)
     voiding = statement(id=new_id(), verb={"id": "http://adlnet.gov/expapi/verbs/voided"},
                         object={"objectType": "StatementRef", "id": target["id"]})
     same_again = dict(target)
+    plug = statement(id=new_id())
     responses = _queued_in_order(server, [
         lambda: _post(server.url, headers, target),
         lambda: _post(server.url, headers, voiding),
         lambda: _post(server.url, headers, same_again),  # the same statement again: accepted once
-    ])
+    ], plug=lambda: _post(server.url, headers, plug))
     assert [r.status_code for r in responses] == [200, 200, 200]
-    assert _stored_order(server, headers) == [voiding["id"]]  # the target is voided
+    assert _stored_order(server, headers) == [plug["id"], voiding["id"]]  # the target is voided
     voided = httpx.get(server.url + "/xapi/statements", params={"voidedStatementId": target["id"]}, headers=headers, timeout=30)
     assert voided.status_code == 200 and voided.json()["id"] == target["id"]
