@@ -10,9 +10,9 @@ being written goes into the next one:
 2. Then, holding the database's write lock (`app.core.writelock`: the threads and the worker
    processes of the service) in one write transaction (BEGIN IMMEDIATE), each `write(session)`
    runs in a savepoint, in the order the requests arrived; then the transaction commits once.
-   With several worker processes, one prepares its next group while another writes. Consecutive writes that can be done together (`write.combine`,
-   e.g. the statements of several requests inserted at once) are, in one savepoint; if that
-   fails they are done one by one.
+   Consecutive writes that can be done together (`write.combine`, e.g. the statements of
+   several requests inserted at once) are, in one savepoint; if that fails they are done one
+   by one. With several worker processes, one prepares its next group while another writes.
 
 Each request gets its own answer: an error in `prepare` or `write` fails that request only (its
 savepoint is rolled back); a failed commit fails every request of the transaction. A request's

@@ -35,15 +35,12 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, *, metrics: Metrics | None = None) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(
-            settings.resolved_database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
-        )
-        group_commit = write_lock = None
-        if settings.is_sqlite:
-            write_lock = for_sqlite_url(settings.resolved_database_url)
+        url = settings.resolved_database_url
+        engine = make_engine(url, pool_size=settings.database_pool_size, echo=settings.database_echo)
+        write_lock = for_sqlite_url(url) if settings.is_sqlite else None
         session_factory = make_session_factory(writing(engine, write_lock), settings.public_base_url)
+        group_commit = None
         if settings.is_sqlite:
-            url = settings.resolved_database_url
             writer = make_engine(url, echo=settings.database_echo, sqlite_writer=True) if is_sqlite_file(url) else engine
             # The writer takes the lock itself (around its whole group), not at BEGIN.
             group_commit = GroupCommit(session_factory, writing(writer), read_engine=engine, lock=write_lock)

@@ -263,7 +263,6 @@ LAST_STORED = "xapi_last_stored"  # session.info: the latest `stored` written in
 # session costs several times what the database needs for it (~0.4 ms against ~0.14 ms for a
 # prebuilt Core statement on the session's connection), and a statement write runs several.
 _S = Statement.__table__
-_IX = StatementIndex.__table__
 _USERS = User.__table__
 _EXISTING = select(_S.c.id, _S.c.data).where(_S.c.id.in_(bindparam("ids", expanding=True)))
 _TARGETS = select(_S.c.id, _S.c.verb_id, _S.c.data).where(_S.c.id.in_(bindparam("ids", expanding=True)))
