@@ -26,12 +26,13 @@ from app.packages.router import content_router
 from app.packages.router import router as packages_router
 from app.packages.worker import ImportWorker
 from app.reference.router import router as reference_router
-from app.users.router import router as users_router
 from app.registrations.cmi5 import Cmi5Rules
 from app.registrations.router import player_router
-from app.registrations.tincan import TinCanTracking
-from app.xapi import hooks as xapi_hooks
 from app.registrations.router import router as registrations_router
+from app.registrations.tincan import TinCanTracking
+from app.users.router import router as users_router
+from app.xapi import hooks as xapi_hooks
+from app.xapi.fastpath import FastPath
 from app.xapi.middleware import XapiMiddleware
 from app.xapi.router import admin_router as lrs_admin_router
 from app.xapi.router import router as xapi_router
@@ -120,6 +121,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
+    # Innermost: the busiest LRS requests skip FastAPI's routing, after every other middleware.
+    app.add_middleware(FastPath, owner=app, routes=[r for r in xapi_router.routes if getattr(r, "path", None) == "/xapi/statements"])
     # Launched content (cmi5 AUs, xAPI packages) runs on the content origin, or on a publisher's
     # server, and calls the LRS and the fetch URL from there: those take requests from any origin
     # (their credentials are headers, never cookies).
