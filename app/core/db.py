@@ -14,6 +14,7 @@ import logging
 import re
 import sqlite3
 import uuid
+from collections import namedtuple
 from collections.abc import Callable
 from typing import Any
 
@@ -273,3 +274,67 @@ def make_session_factory(engine: Engine, public_base_url: str) -> sessionmaker:
 
 def public_base_url(session: Session) -> str:
     return session.info[PUBLIC_BASE_URL]
+
+
+class FastSelect:
+    """A prebuilt SELECT (of columns, with `expanding` IN parameters) that runs, on SQLite inside
+    a transaction, on the DBAPI connection: SQLAlchemy's execution of a prebuilt statement costs
+    60-150 us of CPU on a 2-core benchmark machine against 5-15 us for SQLite's own work, and a
+    statement write runs several, most of them under the write lock. The SQL is the query
+    compiled once by SQLAlchemy; values are bound and results converted with the columns' own
+    type processors, as SQLAlchemy does. Elsewhere (PostgreSQL, or outside a transaction, where
+    SQLAlchemy begins one) the query runs through SQLAlchemy. Rows are named tuples."""
+
+    def __init__(self, query: Any):
+        self.query = query
+        self._plans: dict[str, tuple] = {}
+
+    def _plan(self, dialect: Any) -> tuple:
+        plan = self._plans.get(dialect.name)
+        if plan is None:
+            compiled = self.query.compile(dialect=dialect)
+            params = []
+            for name in compiled.positiontup or ():
+                bind = compiled.binds[name]
+                params.append((name, bind.expanding, bind.value, bind.type._cached_bind_processor(dialect)))
+            columns = compiled._result_columns
+            row = namedtuple("Row", [c.keyname for c in columns], rename=True)  # type: ignore[misc]
+            results = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
+            plan = self._plans[dialect.name] = (compiled.string, tuple(params), row, results)
+        return plan
+
+    def rows(self, conn: Any, **values: Any) -> list[Any]:
+        if conn.dialect.name != "sqlite" or not conn.in_transaction():
+            return list(conn.execute(self.query, values))
+        sql, params, row, results = self._plan(conn.dialect)
+        bound: list[Any] = []
+        for name, expanding, fixed, process in params:
+            if expanding:
+                items = list(values[name])
+                if not items:
+                    return []  # IN () matches nothing (the queries are IN filters and ANDs)
+                sql = sql.replace(f"__[POSTCOMPILE_{name}]", ",".join("?" * len(items)), 1)
+                bound.extend(map(process, items) if process else items)
+            else:
+                value = values.get(name, fixed)
+                bound.append(process(value) if process else value)
+        fetched = conn.connection.driver_connection.execute(sql, bound).fetchall()
+        if any(results):
+            return [row(*[p(v) if p else v for p, v in zip(results, r)]) for r in fetched]
+        return [row(*r) for r in fetched]
+
+    def scalar(self, conn: Any, **values: Any) -> Any:
+        found = self.rows(conn, **values)
+        return found[0][0] if found else None
+
+    def scalars(self, conn: Any, **values: Any) -> list[Any]:
+        return [r[0] for r in self.rows(conn, **values)]
+
+
+def execute_many(conn: Any, sql: str, params: list[Any]) -> None:
+    """`executemany` of driver SQL; on SQLite inside a transaction on the DBAPI connection (see
+    `FastSelect`), elsewhere through SQLAlchemy."""
+    if conn.dialect.name == "sqlite" and conn.in_transaction():
+        conn.connection.driver_connection.executemany(sql, params)
+    else:
+        conn.exec_driver_sql(sql, params)

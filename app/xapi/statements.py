@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy import Text, and_, bindparam, cast, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from app.core.db import utcnow
+from app.core.db import FastSelect, execute_many, utcnow
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.core.i18n import pick
 from app.users.models import User
@@ -154,10 +154,10 @@ def _user_ids_for(conn: Any, base_url: str, statements: list[dict[str, Any]]) ->
         elif value.startswith("mbox:mailto:"):
             emails[value[len("mbox:mailto:"):]] = value
     if emails:
-        for user_id, email in conn.execute(_USERS_BY_EMAIL, {"emails": list(emails)}):
+        for user_id, email in _USERS_BY_EMAIL.rows(conn, emails=list(emails)):
             mapping[emails[email]] = user_id
     if claimed:
-        known = set(conn.scalars(_USERS_BY_ID, {"ids": list(set(claimed.values()))}))
+        known = set(_USERS_BY_ID.scalars(conn, ids=list(set(claimed.values()))))
         mapping.update({k: v for k, v in claimed.items() if v in known})
     return mapping
 
@@ -253,7 +253,7 @@ def _insert_many(conn: Any, table: Any, columns: tuple[str, ...], rows: list[tup
         params = rows
     else:
         params = [tuple(row[i] for i in order) for row in rows]
-    conn.exec_driver_sql(sql, params)
+    execute_many(conn, sql, params)
 
 
 LAST_STORED = "xapi_last_stored"  # session.info: the latest `stored` written in this transaction
@@ -264,12 +264,13 @@ LAST_STORED = "xapi_last_stored"  # session.info: the latest `stored` written in
 # prebuilt Core statement on the session's connection), and a statement write runs several.
 _S = Statement.__table__
 _USERS = User.__table__
-_EXISTING = select(_S.c.id, _S.c.data).where(_S.c.id.in_(bindparam("ids", expanding=True)))
-_TARGETS = select(_S.c.id, _S.c.verb_id, _S.c.data).where(_S.c.id.in_(bindparam("ids", expanding=True)))
-_VOIDED_BY = select(_S.c.object_ref).where(_S.c.object_ref.in_(bindparam("ids", expanding=True)), _S.c.verb_id == VOIDED)
+_EXISTING = FastSelect(select(_S.c.id, _S.c.data).where(_S.c.id.in_(bindparam("ids", expanding=True))))
+_TARGETS = FastSelect(select(_S.c.id, _S.c.verb_id, _S.c.data).where(_S.c.id.in_(bindparam("ids", expanding=True))))
+_VOIDED_BY = FastSelect(select(_S.c.object_ref).where(_S.c.object_ref.in_(bindparam("ids", expanding=True)),
+                                                      _S.c.verb_id == VOIDED))
 _VOID = update(_S).where(_S.c.id.in_(bindparam("ids", expanding=True)), _S.c.verb_id != VOIDED).values(voided=True)
-_USERS_BY_EMAIL = select(_USERS.c.id, _USERS.c.email).where(_USERS.c.email.in_(bindparam("emails", expanding=True)))
-_USERS_BY_ID = select(_USERS.c.id).where(_USERS.c.id.in_(bindparam("ids", expanding=True)))
+_USERS_BY_EMAIL = FastSelect(select(_USERS.c.id, _USERS.c.email).where(_USERS.c.email.in_(bindparam("emails", expanding=True))))
+_USERS_BY_ID = FastSelect(select(_USERS.c.id).where(_USERS.c.id.in_(bindparam("ids", expanding=True))))
 
 
 class StoredClock:
@@ -292,13 +293,13 @@ class StoredClock:
 
 
 STORED_CLOCK = StoredClock()
-_LATEST_STORED = select(func.max(_S.c.stored))
+_LATEST_STORED = FastSelect(select(func.max(_S.c.stored)))
 
 
 def next_stored(session: Session, count: int) -> dt.datetime:
     """Stored times for a write under the database's write lock (SQLite): after every statement
     stored so far, also by the other worker processes, so that `stored` order is commit order."""
-    return STORED_CLOCK.next(count, after=session.connection().execute(_LATEST_STORED).scalar())
+    return STORED_CLOCK.next(count, after=_LATEST_STORED.scalar(session.connection()))
 
 
 def stored_times(now: dt.datetime, count: int) -> list[dt.datetime]:
@@ -399,7 +400,7 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
     stored_at = stored_times(now, len(statements))
     for (s, _, _), stored in zip(statements, stored_at):
         s["stored"] = stored.isoformat(timespec="microseconds").replace("+00:00", "Z")
-    existing = dict(conn.execute(_EXISTING, {"ids": [row.sid for _, _, row in statements]}).all())
+    existing = dict(_EXISTING.rows(conn, ids=[row.sid for _, _, row in statements]))
     new = []
     for (s, credential, row), stored in zip(statements, stored_at):
         if row.sid in existing:
@@ -425,7 +426,7 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
     target_rows = {}
     target_data = {}
     if targets:
-        for target in conn.execute(_TARGETS, {"ids": list(targets)}):
+        for target in _TARGETS.rows(conn, ids=list(targets)):
             target_rows[target.id] = target.verb_id
             target_data[target.id] = target.data
     in_batch_verbs = {row.sid: s["verb"]["id"] for s, row, _, _ in new}
@@ -447,7 +448,7 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
                 index[row.sid] = index[row.sid] | inherited[target]
     voided_ids = [uuid.UUID(s["object"]["id"]) for s, _, _, _ in new if s["verb"]["id"] == VOIDED]
     # Statements arriving after a voiding statement that targets them are voided at once.
-    already_voided = set(conn.scalars(_VOIDED_BY, {"ids": list(batch_ids)}))
+    already_voided = set(_VOIDED_BY.scalars(conn, ids=list(batch_ids)))
     bind = _processors(conn.dialect)
     voided_now = already_voided.union(voided_ids)
     statement_rows = []
@@ -494,7 +495,7 @@ def _rows_with_targets(conn: Any, found: dict[uuid.UUID, dict[str, Any]]) -> dic
     frontier = list(found.values())
     while frontier:
         wanted = {uuid.UUID(d["object"]["id"]) for d in frontier if d["object"].get("objectType") == "StatementRef"} - set(data)
-        fetched = dict(conn.execute(_EXISTING, {"ids": list(wanted)}).all()) if wanted else {}
+        fetched = dict(_EXISTING.rows(conn, ids=list(wanted))) if wanted else {}
         data.update(fetched)
         frontier = list(fetched.values())
 
@@ -522,7 +523,7 @@ def _new_by_batch(batches: list[tuple[LrsAuth, list[dict[str, Any]]]], new: list
 
 
 _A = Activity.__table__
-_DEFINITIONS = select(_A.c.id, _A.c.definition).where(_A.c.id.in_(bindparam("ids", expanding=True)))
+_DEFINITIONS = FastSelect(select(_A.c.id, _A.c.definition).where(_A.c.id.in_(bindparam("ids", expanding=True))))
 _INSERT_ACTIVITY = insert(_A)
 _UPDATE_ACTIVITY = (update(_A).where(_A.c.id == bindparam("activity_id"))
                     .values(definition=bindparam("definition"), updated_at=bindparam("updated_at")))
@@ -553,7 +554,7 @@ def _merge_activities(conn: Any, definitions: dict[str, dict[str, Any]], now: dt
     the latest value."""
     if not definitions:
         return
-    current = dict(conn.execute(_DEFINITIONS, {"ids": list(definitions)}).all())
+    current = dict(_DEFINITIONS.rows(conn, ids=list(definitions)))
     new_rows, changed = [], []
     for activity_id, definition in definitions.items():
         if activity_id not in current:
@@ -573,7 +574,7 @@ def _merge_activities(conn: Any, definitions: dict[str, dict[str, Any]], now: dt
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         conn.execute(pg_insert(_A).on_conflict_do_nothing(index_elements=[_A.c.id]), new_rows)
-        for activity_id, stored in conn.execute(_DEFINITIONS, {"ids": [row["id"] for row in new_rows]}):
+        for activity_id, stored in _DEFINITIONS.rows(conn, ids=[row["id"] for row in new_rows]):
             merged = dict(stored)
             _merge_definition(merged, definitions[activity_id])
             if merged != stored:
