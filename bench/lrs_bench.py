@@ -66,7 +66,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -544,41 +544,47 @@ def make_batches(data: Dataset, total: int, size: int) -> Iterator[Batch]:
 
 def post_all(lrs: Lrs, batches: Iterator[Batch], concurrency: int, progress: Progress | None = None, task=None,
              accepted: list[int] | None = None) -> PostResult:
-    """POST batches with `concurrency` requests in flight; checks the returned ids."""
+    """POST batches with `concurrency` requests in flight (threads that each take the next batch
+    as soon as their previous one is answered: the load generator's own CPU per request stays
+    low, it shares the machine with the server); checks the returned ids."""
     windows: list[tuple[dt.datetime, dt.datetime]] = []
     count = requests = 0
+    lock = threading.Lock()
+    failed: list[BaseException] = []
 
-    def send(batch: Batch) -> tuple[int, dt.datetime, dt.datetime]:
-        before = dt.datetime.now(dt.UTC)
-        ids = lrs.post(batch.body, batch=len(batch.ids) >= 10)
-        after = dt.datetime.now(dt.UTC)
-        if ids != batch.ids:
-            raise RuntimeError("the LRS returned other ids than the ones sent")
-        return len(ids), before, after
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        pending: set[Future] = set()
-
-        def collect(done: set[Future]) -> None:
-            nonlocal count, requests
-            for fut in done:
-                n, before, after = fut.result()
-                count += n
+    def sender() -> None:
+        nonlocal count, requests
+        while not failed:
+            with lock:
+                batch = next(batches, None)
+            if batch is None:
+                return
+            try:
+                before = dt.datetime.now(dt.UTC)
+                ids = lrs.post(batch.body, batch=len(batch.ids) >= 10)
+                after = dt.datetime.now(dt.UTC)
+                if ids != batch.ids:
+                    raise RuntimeError("the LRS returned other ids than the ones sent")
+            except Exception as exc:
+                failed.append(exc)
+                return
+            with lock:
+                count += len(ids)
                 requests += 1
                 windows.append((before, after))
                 if accepted is not None:
-                    accepted[0] += n
-                if progress is not None:
-                    progress.advance(task, n)
+                    accepted[0] += len(ids)
+            if progress is not None:
+                progress.advance(task, len(ids))
 
-        for batch in batches:
-            pending.add(pool.submit(send, batch))
-            if len(pending) >= concurrency * 2:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                collect(done)
-        done, _ = wait(pending)
-        collect(done)
+    started = time.perf_counter()
+    threads = [threading.Thread(target=sender, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failed:
+        raise failed[0]
     return PostResult(count, requests, time.perf_counter() - started, windows)
 
 

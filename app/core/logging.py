@@ -8,6 +8,8 @@ import json
 import logging
 import sys
 
+import orjson
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName", "color_message"}
@@ -29,7 +31,10 @@ class JSONFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        try:  # orjson: a few times faster (a line per request); json for what it refuses
+            return orjson.dumps(entry, default=str).decode()
+        except TypeError:
+            return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:

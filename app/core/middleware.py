@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import re
+import secrets
 import time
-import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,6 +24,18 @@ log = logging.getLogger("rmtc.access")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+_id_source: tuple[int, str, Iterator[int]] | None = None
+
+
+def _new_request_id() -> str:
+    """32 hex digits, unique: a random prefix per process and a counter (a uuid4 per request
+    costs a system call; request ids are for correlation, not secrets)."""
+    global _id_source
+    if _id_source is None or _id_source[0] != os.getpid():  # a forked worker starts its own
+        _id_source = (os.getpid(), secrets.token_hex(8), itertools.count())
+    return f"{_id_source[1]}{next(_id_source[2]):016x}"
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics):
         self.app = app
@@ -32,7 +47,7 @@ class RequestContextMiddleware:
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         # A client-supplied id is kept only when it is harmless to log and echo.
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else _new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()

@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
+from app.core.db import FastSelect
 from app.core.errors import AppError, Forbidden, NotFound, ValidationFailed, field_error
 from app.users.models import Role
 from app.xapi.models import LrsClient
@@ -107,15 +108,16 @@ def parse_basic(header: str) -> tuple[str, str]:
     return key, secret
 
 
-_CLIENT_BY_KEY = select(
+_CLIENT_BY_KEY = FastSelect(select(
     LrsClient.id, LrsClient.key, LrsClient.name, LrsClient.secret_hash, LrsClient.scopes, LrsClient.revoked_at,
     LrsClient.expires_at, LrsClient.actor_ifi, LrsClient.country_code, LrsClient.registration,
-).where(LrsClient.key == bindparam("key"))
+).where(LrsClient.key == bindparam("key")))
 
 
 def for_client(session: Session, pepper: str, base_url: str, key: str, secret: str, now: dt.datetime) -> LrsAuth:
-    # A prebuilt Core query: it runs on every xAPI request.
-    client = session.connection().execute(_CLIENT_BY_KEY, {"key": key}).first()
+    # A prebuilt query (on SQLite on the DBAPI connection): it runs for every xAPI request.
+    found = _CLIENT_BY_KEY.rows(session.connection(), key=key)
+    client = found[0] if found else None
     expected = client.secret_hash if client else _hash_secret(pepper, "no-such-client")
     if not hmac.compare_digest(expected, _hash_secret(pepper, secret)) or client is None:
         raise LrsUnauthorized("Unknown key or wrong secret.")

@@ -107,3 +107,36 @@ def test_chunked_oversized_body_is_413_without_buffering_it(client):
 
     r = client.post("/api/v1/auth/refresh", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["code"] == "payload-too-large"
+
+
+def test_generated_request_ids_are_unique_hex_and_new_in_a_forked_worker(client, monkeypatch):
+    import re
+
+    from app.core import middleware
+
+    ids = [client.get("/health").headers["x-request-id"] for _ in range(40)]
+    assert len(set(ids)) == 40 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    prefix = middleware._new_request_id()[:16]
+    monkeypatch.setattr(middleware.os, "getpid", lambda: -1)  # as in a process forked after the first request
+    assert middleware._new_request_id()[:16] != prefix
+
+
+def test_log_lines_are_json_with_the_request_id(capsys):
+    import json as jsonlib
+    import logging
+
+    from app.core.logging import JSONFormatter, request_id_var
+
+    formatter = JSONFormatter()
+    token = request_id_var.set("abc123")
+    try:
+        record = logging.LogRecord("rmtc.access", logging.INFO, __file__, 1, "request", (), None)
+        record.path, record.status, record.big, record.obj = "/xapi/statements", 200, 2**70, object()
+        line = formatter.format(record)
+    finally:
+        request_id_var.reset(token)
+    entry = jsonlib.loads(line)
+    assert entry["request_id"] == "abc123" and entry["status"] == 200 and entry["path"] == "/xapi/statements"
+    assert entry["big"] == 2**70 and entry["obj"].startswith("<object")  # what orjson refuses still logs
+    record = logging.LogRecord("rmtc", logging.INFO, __file__, 1, "Ünïcode %s", ("Крагујевац",), None)
+    assert jsonlib.loads(formatter.format(record))["msg"] == "Ünïcode Крагујевац" and "Крагујевац" in formatter.format(record)
