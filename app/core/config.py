@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = 10
     database_echo: bool = False
+    sqlite_checkpoint_interval: float = Field(
+        default=0.25, ge=0, description="SQLite: seconds between WAL checkpoints run in the background while there "
+        "are commits (app.core.checkpointer); 0: the committing connection checkpoints (SQLite's default)"
+    )
 
     # Base URL the API is reached at (used in links such as `next` and xAPI `more`).
     public_base_url: str = "http://127.0.0.1:8000"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import json
 import logging
 import re
@@ -95,7 +96,7 @@ class TimestampMixin:
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, autocheckpoint: int = 10_000) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -105,7 +106,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # is copied into the database once per checkpoint, and large write batches (xAPI statement
     # batches dirty thousands of index pages) no longer checkpoint on nearly every commit. The
     # WAL file is truncated back to 64 MiB after a checkpoint.
-    cursor.execute("PRAGMA wal_autocheckpoint=10000")
+    # With background checkpoints (app.core.checkpointer) the threshold is a safety net only.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
     cursor.execute("PRAGMA journal_size_limit=67108864")
     cursor.close()
     # SQLite's built-in lower() folds ASCII only; searches over names in Serbian, Macedonian or
@@ -192,9 +194,11 @@ def is_sqlite_file(url: str) -> bool:
 SQLITE_WRITER_CACHE_KIB = 64 * 1024
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, sqlite_writer: bool = False) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, sqlite_writer: bool = False,
+                wal_autocheckpoint: int = 10_000) -> Engine:
     """An engine; `sqlite_writer`: one connection of a SQLite file, with a large page cache,
-    for a process's single writer."""
+    for a process's single writer; `wal_autocheckpoint`: SQLite's WAL threshold (pages) at
+    which a commit checkpoints."""
     if url.startswith("sqlite"):
         in_memory = not is_sqlite_file(url)
         engine = create_engine(
@@ -206,7 +210,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, sqlite_wri
             poolclass=StaticPool if in_memory else None,
             **({"pool_size": 1, "max_overflow": 0} if sqlite_writer and not in_memory else {}),
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, autocheckpoint=wal_autocheckpoint))
         if sqlite_writer:
             event.listen(engine, "connect", _sqlite_writer_cache)
 

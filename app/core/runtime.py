@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
+from app.core.checkpointer import SAFETY_NET_PAGES, WalCheckpointer
 from app.core.config import Settings
 from app.core.db import is_sqlite_file, make_engine, make_session_factory, writing
 from app.core.group_commit import GroupCommit
@@ -30,18 +32,30 @@ class Runtime:
     metrics: Metrics
     group_commit: GroupCommit | None = None  # SQLite: the writer that groups concurrent writes
     write_lock: WriteLock | None = None  # SQLite: taken by the service's writing transactions
+    checkpointer: WalCheckpointer | None = None  # SQLite file: WAL checkpoints in the background
     import_worker: Any = None  # the package import worker of this process, once started
 
     @classmethod
     def build(cls, settings: Settings, *, metrics: Metrics | None = None) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_database_url
-        engine = make_engine(url, pool_size=settings.database_pool_size, echo=settings.database_echo)
+        checkpointer = None
+        autocheckpoint = 10_000
+        if is_sqlite_file(url) and settings.sqlite_checkpoint_interval > 0:
+            checkpointer = WalCheckpointer(make_url(url).database, interval=settings.sqlite_checkpoint_interval)
+            autocheckpoint = SAFETY_NET_PAGES
+        engine = make_engine(url, pool_size=settings.database_pool_size, echo=settings.database_echo,
+                             wal_autocheckpoint=autocheckpoint)
         write_lock = for_sqlite_url(url) if settings.is_sqlite else None
         session_factory = make_session_factory(writing(engine, write_lock), settings.public_base_url)
         group_commit = None
         if settings.is_sqlite:
-            writer = make_engine(url, echo=settings.database_echo, sqlite_writer=True) if is_sqlite_file(url) else engine
+            writer = (make_engine(url, echo=settings.database_echo, sqlite_writer=True, wal_autocheckpoint=autocheckpoint)
+                      if is_sqlite_file(url) else engine)
+            if checkpointer is not None:
+                event.listen(engine, "commit", checkpointer.poke)
+                if writer is not engine:
+                    event.listen(writer, "commit", checkpointer.poke)
             # The writer takes the lock itself (around its whole group), not at BEGIN.
             group_commit = GroupCommit(session_factory, writing(writer), read_engine=engine, lock=write_lock)
         return cls(
@@ -51,6 +65,7 @@ class Runtime:
             session_factory=session_factory,
             group_commit=group_commit,
             write_lock=write_lock,
+            checkpointer=checkpointer,
             storage=make_storage(settings),
             signer=TokenSigner(settings, load_or_create_private_key(settings)),
             passwords=PasswordHashing(settings),
@@ -61,6 +76,8 @@ class Runtime:
         if self.group_commit is not None:
             self.group_commit.close()
             self.group_commit.write_engine.dispose()
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         if self.write_lock is not None:
             self.write_lock.close()
         self.engine.dispose()
