@@ -15,8 +15,8 @@ every commit). With several worker processes each has one; a checkpoint finding 
 running returns at once. The thread starts on demand and ends after a while without commits,
 with a last checkpoint.
 
-Measured with 2 workers on 2 cores (batches of 100 and 1000, 4 in flight): +25-30% and +9%
-statements/s; see docs/benchmarks.md.
+Measured with 2 workers on 2 cores (batches of 100 and 1000, 4 in flight, medians of three
+interleaved pairs): +27% and +20% statements/s; see docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -304,7 +304,7 @@ class FastSelect:
             columns = compiled._result_columns
             row = namedtuple("Row", [c.keyname for c in columns], rename=True)  # type: ignore[misc]
             results = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
-            plan = self._plans[dialect.name] = (compiled.string, tuple(params), row, results)
+            plan = self._plans[dialect.name] = (compiled.string, tuple(params), row, results if any(results) else None)
         return plan
 
     def rows(self, conn: Any, **values: Any) -> list[Any]:
@@ -323,7 +323,7 @@ class FastSelect:
                 value = values.get(name, fixed)
                 bound.append(process(value) if process else value)
         fetched = conn.connection.driver_connection.execute(sql, bound).fetchall()
-        if any(results):
+        if results:
             return [row(*[p(v) if p else v for p, v in zip(results, r)]) for r in fetched]
         return [row(*r) for r in fetched]
 

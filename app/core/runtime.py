@@ -52,10 +52,9 @@ class Runtime:
         if settings.is_sqlite:
             writer = (make_engine(url, echo=settings.database_echo, sqlite_writer=True, wal_autocheckpoint=autocheckpoint)
                       if is_sqlite_file(url) else engine)
-            if checkpointer is not None:
+            if checkpointer is not None:  # a SQLite file: the writer is an engine of its own
                 event.listen(engine, "commit", checkpointer.poke)
-                if writer is not engine:
-                    event.listen(writer, "commit", checkpointer.poke)
+                event.listen(writer, "commit", checkpointer.poke)
             # The writer takes the lock itself (around its whole group), not at BEGIN.
             group_commit = GroupCommit(session_factory, writing(writer), read_engine=engine, lock=write_lock)
         return cls(
