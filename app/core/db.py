@@ -268,16 +268,27 @@ def writing(engine: Engine, lock: WriteLock | None = None) -> Engine:
 
 
 PUBLIC_BASE_URL = "public_base_url"
+DATABASE_CACHE = "database_cache"
 
 
 def make_session_factory(engine: Engine, public_base_url: str) -> sessionmaker:
     """Sessions carry the platform's public base URL (`session.info`): domains that record xAPI
-    statements inside a transaction name learners and activities under it."""
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info={PUBLIC_BASE_URL: public_base_url})
+    statements inside a transaction name learners and activities under it. They also share a
+    dict for what a domain caches of its database (`database_cache`), so that a cache never
+    outlives, or mixes, the databases of the apps built in one process (tests build many)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True,
+                        info={PUBLIC_BASE_URL: public_base_url, DATABASE_CACHE: {}})
 
 
 def public_base_url(session: Session) -> str:
     return session.info[PUBLIC_BASE_URL]
+
+
+def database_cache(session: Session, name: str) -> dict[Any, Any]:
+    """The cache `name` of the session's database (see `make_session_factory`); a fresh dict for
+    a session made elsewhere, so that nothing is cached for it."""
+    shared = session.info.get(DATABASE_CACHE)
+    return {} if shared is None else shared.setdefault(name, {})
 
 
 class FastSelect:

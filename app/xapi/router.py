@@ -242,7 +242,7 @@ def _put_statement(request: Request, session, rt: Runtime, auth: LrsAuth, body: 
     prepared = statements.prepare([data], auth, version=version, parsed=True)
     _check_attachments(prepared, attached)
     return _StatementsWrite(rt, auth, prepared, attached, lambda ids: Response(status_code=204),
-                            statements.ready_to_store(session.connection(), prepared, base_url=rt.settings.public_base_url))
+                            statements.ready_to_store(session, prepared, base_url=rt.settings.public_base_url))
 
 
 @router.post("/statements", responses=problems(400, 401, 403, 409))
@@ -262,7 +262,7 @@ def _post_statements(request: Request, session, rt: Runtime, auth: LrsAuth, body
     prepared = statements.prepare(batch, auth, version=version, parsed=True)
     _check_attachments(prepared, attached)
     return _StatementsWrite(rt, auth, prepared, attached, lambda ids: Response(orjson.dumps(ids), media_type="application/json"),
-                            statements.ready_to_store(session.connection(), prepared, base_url=rt.settings.public_base_url))
+                            statements.ready_to_store(session, prepared, base_url=rt.settings.public_base_url))
 
 
 @dataclass

@@ -15,6 +15,7 @@ import functools
 import threading
 import uuid
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -25,7 +26,7 @@ from app.core.db import FastSelect, execute_many, utcnow
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.core.i18n import pick
 from app.users.models import User
-from app.xapi import hooks, validation
+from app.xapi import hooks, terms, validation
 from app.xapi.auth import LrsAuth
 from app.xapi.models import Activity, Statement, StatementIndex
 from app.xapi.validation import StatementInvalid, ifi_of
@@ -135,6 +136,8 @@ def _index_rows(s: dict[str, Any]) -> set[tuple[str, str]]:
             if key in sub_ctx:
                 rows |= {("agent+", v) for v in _agent_ifis(sub_ctx[key])}
         rows |= {("activity+", a["id"]) for a in _activities_in(sub_ctx)}
+    if any(len(value) > terms.MAX_VALUE // 4 for _, value in rows):
+        rows = {terms.key(kind, value) for kind, value in rows}
     return rows
 
 
@@ -356,9 +359,11 @@ class Ready:
 
     rows: list[_Row]
     definitions: dict[str, dict[str, Any]]
+    terms: dict[terms.Key, int]  # the ids of the rows' terms, as far as they exist
 
 
-def ready_to_store(conn: Any, prepared: list[dict[str, Any]], *, base_url: str) -> Ready:
+def ready_to_store(session: Session, prepared: list[dict[str, Any]], *, base_url: str) -> Ready:
+    conn = session.connection()
     bind = _processors(conn.dialect)
     users = _user_ids_for(conn, base_url, prepared)
     rows = []
@@ -382,7 +387,7 @@ def ready_to_store(conn: Any, prepared: list[dict[str, Any]], *, base_url: str) 
             json_head=head[:-1] if isinstance(head, str) and head.endswith("}") and head != "{}" else None,
             add_timestamp="timestamp" not in s,
         ))
-    return Ready(rows, _batch_definitions(prepared))
+    return Ready(rows, _batch_definitions(prepared), terms.ids(session, {k for row in rows for k in row.index}))
 
 
 def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, Any]]]], *, base_url: str,
@@ -392,7 +397,7 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
     `ready_to_store`, if computed beforehand."""
     conn = session.connection()
     if ready is None:
-        ready = [ready_to_store(conn, prepared, base_url=base_url) for _, prepared in batches]
+        ready = [ready_to_store(session, prepared, base_url=base_url) for _, prepared in batches]
     # Shallow copies: what is set here (stored, a default timestamp) stays out of the prepared
     # statements, which may be stored again if this fails.
     statements = [({**s}, auth.credential, row)
@@ -451,6 +456,12 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
     already_voided = set(_VOIDED_BY.scalars(conn, ids=list(batch_ids)))
     bind = _processors(conn.dialect)
     voided_now = already_voided.union(voided_ids)
+    term_ids: dict[terms.Key, int] = {}
+    for r in ready:
+        term_ids.update(r.terms)
+    missing = {k for rows in index.values() for k in rows if k not in term_ids}
+    if missing:
+        term_ids.update(terms.ids(session, missing, create=True))
     statement_rows = []
     index_rows = []
     for s, row, stored_value, credential in new:
@@ -465,9 +476,10 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
             bind["bool"](row.sid in voided_now), row.user_id, credential, row.has_attachments,
         ))
         sid_value = row.sid_value
-        index_rows.extend((stored, sid_value, kind, value[:2048]) for kind, value in index[row.sid])
+        at = terms.micros(stored_value)
+        index_rows.extend((term_ids[k], at, sid_value) for k in index[row.sid])
     _insert_many(conn, Statement.__table__, _STATEMENT_COLUMNS, statement_rows)
-    _insert_many(conn, StatementIndex.__table__, ("stored", "statement_id", "kind", "value"), index_rows)
+    _insert_many(conn, StatementIndex.__table__, ("term_id", "stored", "statement_id"), index_rows)
     if voided_ids:
         conn.execute(_VOID, {"ids": voided_ids})
     if len(new) == len(statements):
@@ -653,29 +665,33 @@ def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[
     `id`, `stored` and `data` (the statement; with `raw`, its JSON text as stored, which the
     `exact` format returns without parsing and re-encoding it).
 
-    With filters, the most selective one drives the query: its index rows are read in
-    (kind, value, stored, statement_id) order from the keyset position on, the other filters are
-    point lookups in the same index, and only the statements of the page are read.
+    With filters, the most selective one drives the query: the index rows of its term are read
+    in (stored, statement_id) order from the keyset position on, the other filters are point
+    lookups in the same index, and only the statements of the page are read. A filter value
+    without a term matches no statement.
     Without filters, the (stored, id) index of the statements drives it. Either way a page costs
     about `limit` index entries, whatever the size of the store."""
     data = cast(Statement.data, Text).label("data") if raw else Statement.data
     columns = (Statement.id, Statement.stored, data)
-    filters = _filters(params)
+    filters = [terms.key(kind, value) for kind, value in _filters(params)]
+    at: Callable[[dt.datetime], Any] = lambda value: value  # noqa: E731 - a stored time as the driving order keeps it
     if filters:
-        kind, value = filters[0]
+        found = terms.ids(session, filters)
+        if len(found) < len(filters):
+            return []
         drive = StatementIndex.__table__.alias("drive")
-        stored_col, id_col = drive.c.stored, drive.c.statement_id
+        stored_col, id_col, at = drive.c.stored, drive.c.statement_id, terms.micros
         stmt = (
             select(*columns)
             .select_from(drive)
             .join(Statement, Statement.id == drive.c.statement_id)
-            .where(drive.c.kind == kind, drive.c.value == value)
+            .where(drive.c.term_id == found[filters[0]])
         )
-        for other_kind, other_value in filters[1:]:
+        for other in filters[1:]:
             probe = StatementIndex.__table__.alias()
             stmt = stmt.where(
-                exists().where(probe.c.kind == other_kind, probe.c.value == other_value,
-                               probe.c.stored == drive.c.stored, probe.c.statement_id == drive.c.statement_id)
+                exists().where(probe.c.term_id == found[other], probe.c.stored == drive.c.stored,
+                               probe.c.statement_id == drive.c.statement_id)
             )
     else:
         stmt = select(*columns)
@@ -685,11 +701,11 @@ def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[
     if scope is not None:
         stmt = stmt.where(scope)
     if params.since:
-        stmt = stmt.where(stored_col > params.since)
+        stmt = stmt.where(stored_col > at(params.since))
     if params.until:
-        stmt = stmt.where(stored_col <= params.until)
+        stmt = stmt.where(stored_col <= at(params.until))
     if after is not None:
-        stored, sid = after
+        stored, sid = at(after[0]), after[1]
         # The row-value comparison is the keyset condition; the plain bound on `stored` lets
         # every database start the index range scan there.
         if params.ascending:
