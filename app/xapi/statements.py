@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy import Text, and_, bindparam, cast, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from app.core.db import FastSelect, execute_many, utcnow
+from app.core.db import FastSelect, database_cache, execute_many, json_loads, utcnow
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.core.i18n import pick
 from app.users.models import User
@@ -233,7 +233,14 @@ def _processors(dialect: Any) -> dict[str, Any]:
         return column.type._cached_bind_processor(dialect) or (lambda value: value)
 
     return {"id": processor(columns.id), "stored": processor(columns.stored), "data": processor(columns.data),
-            "bool": processor(columns.voided)}
+            "bool": processor(columns.voided),
+            # SQLite keeps a datetime as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): cut from the statement's
+            # `stored` text ('YYYY-MM-DDTHH:MM:SS.ffffffZ') instead of formatted anew.
+            "stored_text": _sqlite_stored if dialect.name == "sqlite" else None}
+
+
+def _sqlite_stored(text: str) -> str:
+    return f"{text[:10]} {text[11:26]}"
 
 
 @functools.lru_cache(maxsize=64)
@@ -419,8 +426,9 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
     if not new:
         return results
     # Profile rules (cmi5) on each credential's new statements, before anything is written.
-    per_credential = _new_by_batch(batches, new)
-    for hook in hooks.of(session):
+    statement_hooks = hooks.of(session)
+    per_credential = _new_by_batch(batches, new) if statement_hooks else []
+    for hook in statement_hooks:
         for auth, mine in per_credential:
             hook.check(session, auth, mine, now)
     for s, _, _, _ in new:
@@ -464,8 +472,9 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
         term_ids.update(terms.ids(session, missing, create=True))
     statement_rows = []
     index_rows = []
+    stored_text = bind["stored_text"]
     for s, row, stored_value, credential in new:
-        stored = bind["stored"](stored_value)
+        stored = stored_text(s["stored"]) if stored_text else bind["stored"](stored_value)
         if row.json_head is not None:
             data = (f'{row.json_head},"stored":"{s["stored"]}"'
                     + (f',"timestamp":"{s["stored"]}"}}' if row.add_timestamp else "}"))
@@ -482,19 +491,21 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
     _insert_many(conn, StatementIndex.__table__, ("term_id", "stored", "statement_id"), index_rows)
     if voided_ids:
         conn.execute(_VOID, {"ids": voided_ids})
-    if len(new) == len(statements):
-        definitions: dict[str, dict[str, Any]] = {}
+    if len(new) == len(statements) and len(ready) == 1:
+        definitions = ready[0].definitions
+    elif len(new) == len(statements):
+        definitions = {}
         for r in ready:
             for activity_id, definition in r.definitions.items():
                 _merge_definition(definitions.setdefault(activity_id, {}), definition)
     else:  # statements stored before change nothing
         definitions = _batch_definitions([s for s, _, _, _ in new])
-    _merge_activities(conn, definitions, now)
+    _merge_activities(session, definitions, now)
     # What the platform records next in this transaction (hooks, progress) is stored after this.
     last = max(stored for _, _, stored, _ in new)
     if session.info.get(LAST_STORED) is None or session.info[LAST_STORED] < last:
         session.info[LAST_STORED] = last
-    for hook in hooks.of(session):
+    for hook in statement_hooks:
         for auth, mine in per_credential:
             hook.after(session, auth, mine, now)
     return results
@@ -525,10 +536,10 @@ def _rows_with_targets(conn: Any, found: dict[uuid.UUID, dict[str, Any]]) -> dic
 
 def _new_by_batch(batches: list[tuple[LrsAuth, list[dict[str, Any]]]], new: list[tuple]) -> list[tuple[LrsAuth, list[dict[str, Any]]]]:
     """The new statements of each batch (as stored), with the batch's credential."""
-    new_ids = {row.sid: s for s, row, _, _ in new}
+    new_ids = {s["id"]: s for s, _, _, _ in new}
     out = []
     for auth, prepared in batches:
-        mine = [new_ids[uuid.UUID(s["id"])] for s in prepared if uuid.UUID(s["id"]) in new_ids]
+        mine = [new_ids[s["id"]] for s in prepared if s["id"] in new_ids]
         if mine:
             out.append((auth, mine))
     return out
@@ -536,6 +547,9 @@ def _new_by_batch(batches: list[tuple[LrsAuth, list[dict[str, Any]]]], new: list
 
 _A = Activity.__table__
 _DEFINITIONS = FastSelect(select(_A.c.id, _A.c.definition).where(_A.c.id.in_(bindparam("ids", expanding=True))))
+_DEFINITION_TEXTS = FastSelect(select(_A.c.id, cast(_A.c.definition, Text)).where(_A.c.id.in_(bindparam("ids", expanding=True))))
+_PARSED_DEFINITIONS = "xapi_definitions"  # database_cache: definition JSON text -> parsed
+_PARSED_MAX = 5_000
 _INSERT_ACTIVITY = insert(_A)
 _UPDATE_ACTIVITY = (update(_A).where(_A.c.id == bindparam("activity_id"))
                     .values(definition=bindparam("definition"), updated_at=bindparam("updated_at")))
@@ -561,12 +575,29 @@ def _batch_definitions(statements: list[dict[str, Any]]) -> dict[str, dict[str, 
     return definitions
 
 
-def _merge_activities(conn: Any, definitions: dict[str, dict[str, Any]], now: dt.datetime) -> None:
+def _current_definitions(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored definitions of these activities. Their JSON is read as text and parsed once
+    per process for each distinct text (a batch's activities are mostly stored unchanged): the
+    parsed values are shared, and never changed in place (see `_merge_definition`)."""
+    parsed = database_cache(session, _PARSED_DEFINITIONS)
+    if len(parsed) > _PARSED_MAX:
+        parsed.clear()
+    current = {}
+    for activity_id, text in _DEFINITION_TEXTS.rows(session.connection(), ids=ids):
+        value = parsed.get(text)
+        if value is None:
+            value = parsed[text] = json_loads(text)
+        current[activity_id] = value
+    return current
+
+
+def _merge_activities(session: Session, definitions: dict[str, dict[str, Any]], now: dt.datetime) -> None:
     """Keep a canonical definition per activity: language maps are merged, other fields take
     the latest value."""
     if not definitions:
         return
-    current = dict(_DEFINITIONS.rows(conn, ids=list(definitions)))
+    conn = session.connection()
+    current = _current_definitions(session, list(definitions))
     new_rows, changed = [], []
     for activity_id, definition in definitions.items():
         if activity_id not in current:

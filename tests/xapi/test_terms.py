@@ -133,3 +133,16 @@ def test_the_migration_to_integer_terms_keeps_every_index_row(client, lrs, setti
     assert r.status_code == 200
     r = client.get("/xapi/statements", params={"registration": registration}, headers=lrs)
     assert len(r.json()["statements"]) == 2
+
+
+def test_stored_text_for_sqlite_is_what_sqlalchemy_writes():
+    from sqlalchemy.dialects import sqlite
+
+    from app.xapi.statements import _processors
+
+    bind = _processors(sqlite.dialect())
+    start = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+    for step in (0, 1, 999_999, 1_000_000, 86_399_999_999, 10**14 + 7):
+        at = start + dt.timedelta(microseconds=step)
+        text_form = at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        assert bind["stored_text"](text_form) == bind["stored"](at)
