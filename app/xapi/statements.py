@@ -13,6 +13,7 @@ import copy
 import datetime as dt
 import functools
 import threading
+from itertools import repeat
 import uuid
 from dataclasses import dataclass
 from collections.abc import Callable
@@ -356,6 +357,7 @@ class _Row:
     has_attachments: Any
     json_head: str | None  # SQLite: the statement's JSON text without `stored` and its closing brace
     add_timestamp: bool
+    term_ids: list[int] | None = None  # of `index`, when all its terms existed beforehand
 
 
 @dataclass
@@ -394,7 +396,13 @@ def ready_to_store(session: Session, prepared: list[dict[str, Any]], *, base_url
             json_head=head[:-1] if isinstance(head, str) and head.endswith("}") and head != "{}" else None,
             add_timestamp="timestamp" not in s,
         ))
-    return Ready(rows, _batch_definitions(prepared), terms.ids(session, {k for row in rows for k in row.index}))
+    known = terms.ids(session, {k for row in rows for k in row.index})
+    for row in rows:
+        try:
+            row.term_ids = [known[k] for k in row.index]
+        except KeyError:  # created with the write
+            pass
+    return Ready(rows, _batch_definitions(prepared), known)
 
 
 def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, Any]]]], *, base_url: str,
@@ -464,10 +472,12 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
     already_voided = set(_VOIDED_BY.scalars(conn, ids=list(batch_ids)))
     bind = _processors(conn.dialect)
     voided_now = already_voided.union(voided_ids)
+    # The rows' term ids: found before the write (see `ready_to_store`), else created now.
     term_ids: dict[terms.Key, int] = {}
     for r in ready:
         term_ids.update(r.terms)
-    missing = {k for rows in index.values() for k in rows if k not in term_ids}
+    missing = {k for _, row, _, _ in new if row.term_ids is None or index[row.sid] is not row.index
+               for k in index[row.sid] if k not in term_ids}
     if missing:
         term_ids.update(terms.ids(session, missing, create=True))
     statement_rows = []
@@ -484,9 +494,9 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
             row.sid_value, stored, data, s["verb"]["id"], row.actor_ifi, row.object_ref, row.registration,
             bind["bool"](row.sid in voided_now), row.user_id, credential, row.has_attachments,
         ))
-        sid_value = row.sid_value
-        at = terms.micros(stored_value)
-        index_rows.extend((term_ids[k], at, sid_value) for k in index[row.sid])
+        own = row.term_ids if row.term_ids is not None and index[row.sid] is row.index else [term_ids[k] for k in index[row.sid]]
+        count = len(own)
+        index_rows.extend(zip(own, repeat(terms.micros(stored_value), count), repeat(row.sid_value, count)))
     _insert_many(conn, Statement.__table__, _STATEMENT_COLUMNS, statement_rows)
     _insert_many(conn, StatementIndex.__table__, ("term_id", "stored", "statement_id"), index_rows)
     if voided_ids:
