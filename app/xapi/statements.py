@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, and_, bindparam, cast, exists, func, insert, or_, select, tuple_, update
+from sqlalchemy import Text, and_, bindparam, cast, exists, func, insert, or_, select, tuple_, union_all, update
 from sqlalchemy.orm import Session
 
 from app.core.db import FastSelect, database_cache, execute_many, json_loads, utcnow
@@ -104,42 +104,56 @@ def _activities_in(ctx: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _index_rows(s: dict[str, Any]) -> set[tuple[str, str]]:
-    rows: set[tuple[str, str]] = {("verb", s["verb"]["id"])}
+    """The filter values of a statement, as (kind, value): `agent` the actor and an Agent/Group
+    object (and their members), `activity` an Activity object, `agent+` / `activity+` the other
+    agents (authority, instructor, team, those of a SubStatement) and activities (context
+    activities, a SubStatement's) when not already direct; `verb`, `registration`. A query with
+    `related_agents` / `related_activities` reads both kinds."""
     obj = s["object"]
     object_type = obj.get("objectType", "Activity")
-    for value in _agent_ifis(s["actor"]):
-        rows |= {("agent", value), ("agent+", value)}
+    agents = set(_agent_ifis(s["actor"]))
     if object_type in ("Agent", "Group"):
-        for value in _agent_ifis(obj):
-            rows |= {("agent", value), ("agent+", value)}
-    if object_type == "Activity":
-        rows |= {("activity", obj["id"]), ("activity+", obj["id"])}
+        agents.update(_agent_ifis(obj))
+    activities = {obj["id"]} if object_type == "Activity" else set()
+    related_agents: set[str] = set()
+    related_activities: set[str] = set()
     ctx = s.get("context") or {}
-    if ctx.get("registration"):
-        rows.add(("registration", ctx["registration"].lower()))
     for key in ("instructor", "team"):
         if key in ctx:
-            rows |= {("agent+", v) for v in _agent_ifis(ctx[key])}
+            related_agents.update(_agent_ifis(ctx[key]))
     if "authority" in s:
-        rows |= {("agent+", v) for v in _agent_ifis(s["authority"])}
-    rows |= {("activity+", a["id"]) for a in _activities_in(ctx)}
+        related_agents.update(_agent_ifis(s["authority"]))
+    related_activities.update(a["id"] for a in _activities_in(ctx))
     if object_type == "SubStatement":
-        sub = obj
-        rows |= {("agent+", v) for v in _agent_ifis(sub["actor"])}
-        sub_obj = sub["object"]
+        related_agents.update(_agent_ifis(obj["actor"]))
+        sub_obj = obj["object"]
         sub_type = sub_obj.get("objectType", "Activity")
         if sub_type in ("Agent", "Group"):
-            rows |= {("agent+", v) for v in _agent_ifis(sub_obj)}
+            related_agents.update(_agent_ifis(sub_obj))
         if sub_type == "Activity":
-            rows.add(("activity+", sub_obj["id"]))
-        sub_ctx = sub.get("context") or {}
+            related_activities.add(sub_obj["id"])
+        sub_ctx = obj.get("context") or {}
         for key in ("instructor", "team"):
             if key in sub_ctx:
-                rows |= {("agent+", v) for v in _agent_ifis(sub_ctx[key])}
-        rows |= {("activity+", a["id"]) for a in _activities_in(sub_ctx)}
+                related_agents.update(_agent_ifis(sub_ctx[key]))
+        related_activities.update(a["id"] for a in _activities_in(sub_ctx))
+    rows = {("verb", s["verb"]["id"])}
+    rows.update(("agent", v) for v in agents)
+    rows.update(("agent+", v) for v in related_agents if v not in agents)
+    rows.update(("activity", v) for v in activities)
+    rows.update(("activity+", v) for v in related_activities if v not in activities)
+    if ctx.get("registration"):
+        rows.add(("registration", ctx["registration"].lower()))
     if any(len(value) > terms.MAX_VALUE // 4 for _, value in rows):
         rows = {terms.key(kind, value) for kind, value in rows}
     return rows
+
+
+def _union_rows(a: set[tuple[str, str]], b: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The rows of a statement and those it inherits: a value direct in either is not also
+    related (see `_index_rows`)."""
+    rows = a | b
+    return {(kind, value) for kind, value in rows if kind[-1] != "+" or (kind[:-1], value) not in rows}
 
 
 def _user_ids_for(conn: Any, base_url: str, statements: list[dict[str, Any]]) -> dict[str, uuid.UUID]:
@@ -464,9 +478,9 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
         if s["object"].get("objectType") == "StatementRef":
             target = uuid.UUID(s["object"]["id"])
             if target in index and target != row.sid:
-                index[row.sid] = index[row.sid] | index[target]
+                index[row.sid] = _union_rows(index[row.sid], index[target])
             elif target in inherited:
-                index[row.sid] = index[row.sid] | inherited[target]
+                index[row.sid] = _union_rows(index[row.sid], inherited[target])
     voided_ids = [uuid.UUID(s["object"]["id"]) for s, _, _, _ in new if s["verb"]["id"] == VOIDED]
     # Statements arriving after a voiding statement that targets them are voided at once.
     already_voided = set(_VOIDED_BY.scalars(conn, ids=list(batch_ids)))
@@ -538,7 +552,7 @@ def _rows_with_targets(conn: Any, found: dict[uuid.UUID, dict[str, Any]]) -> dic
         if d["object"].get("objectType") == "StatementRef":
             target = uuid.UUID(d["object"]["id"])
             if target in data and target not in seen:
-                result |= rows(target, seen | {target})
+                result = _union_rows(result, rows(target, seen | {target}))
         return result
 
     return {sid: rows(sid, frozenset({sid})) for sid in found}
@@ -687,17 +701,25 @@ def get_one(session: Session, auth: LrsAuth, statement_id: str, *, voided: bool)
 _DRIVING_ORDER = ("registration", "agent", "activity", "agent+", "activity+", "verb")
 
 
-def _filters(params: QueryParams) -> list[tuple[str, str]]:
+def _filters(params: QueryParams) -> list[list[tuple[str, str]]]:
+    """The query's filters, the most selective first, each as the keys a statement may match it
+    with: a related agent or activity is direct in some statements and related in others."""
     found = {}
     if params.agent:
-        found["agent+" if params.related_agents else "agent"] = params.agent
+        if params.related_agents:
+            found["agent+"] = [("agent", params.agent), ("agent+", params.agent)]
+        else:
+            found["agent"] = [("agent", params.agent)]
     if params.verb:
-        found["verb"] = params.verb
+        found["verb"] = [("verb", params.verb)]
     if params.activity:
-        found["activity+" if params.related_activities else "activity"] = params.activity
+        if params.related_activities:
+            found["activity+"] = [("activity", params.activity), ("activity+", params.activity)]
+        else:
+            found["activity"] = [("activity", params.activity)]
     if params.registration:
-        found["registration"] = params.registration.lower()
-    return [(kind, found[kind]) for kind in _DRIVING_ORDER if kind in found]
+        found["registration"] = [("registration", params.registration.lower())]
+    return [found[kind] for kind in _DRIVING_ORDER if kind in found]
 
 
 def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[dt.datetime, uuid.UUID] | None, limit: int,
@@ -708,35 +730,48 @@ def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[
 
     With filters, the most selective one drives the query: the index rows of its term are read
     in (stored, statement_id) order from the keyset position on, the other filters are point
-    lookups in the same index, and only the statements of the page are read. A filter value
-    without a term matches no statement.
+    lookups in the same index, and only the statements of the page are read. A related agent or
+    activity has two terms (direct and related-only rows): each drives a page of its own and the
+    two pages are merged. A filter value without a term matches no statement.
     Without filters, the (stored, id) index of the statements drives it. Either way a page costs
-    about `limit` index entries, whatever the size of the store."""
+    about `limit` index entries (twice that for a related filter), whatever the size of the store."""
     data = cast(Statement.data, Text).label("data") if raw else Statement.data
     columns = (Statement.id, Statement.stored, data)
-    filters = [terms.key(kind, value) for kind, value in _filters(params)]
-    at: Callable[[dt.datetime], Any] = lambda value: value  # noqa: E731 - a stored time as the driving order keeps it
-    if filters:
-        found = terms.ids(session, filters)
-        if len(found) < len(filters):
-            return []
+    filters = [[terms.key(kind, value) for kind, value in keys] for keys in _filters(params)]
+    if not filters:
+        stmt = _page(select(*columns), Statement.stored, Statement.id, lambda value: value, auth, params, after)
+        return list(session.execute(stmt.limit(limit)))
+    found = terms.ids(session, {k for keys in filters for k in keys})
+    term_sets = [[found[k] for k in keys if k in found] for keys in filters]
+    if not all(term_sets):
+        return []
+    pages = []
+    for term_id in term_sets[0]:
         drive = StatementIndex.__table__.alias("drive")
-        stored_col, id_col, at = drive.c.stored, drive.c.statement_id, terms.micros
         stmt = (
             select(*columns)
             .select_from(drive)
             .join(Statement, Statement.id == drive.c.statement_id)
-            .where(drive.c.term_id == found[filters[0]])
+            .where(drive.c.term_id == term_id)
         )
-        for other in filters[1:]:
+        for others in term_sets[1:]:
             probe = StatementIndex.__table__.alias()
             stmt = stmt.where(
-                exists().where(probe.c.term_id == found[other], probe.c.stored == drive.c.stored,
-                               probe.c.statement_id == drive.c.statement_id)
+                exists().where(probe.c.term_id.in_(others) if len(others) > 1 else probe.c.term_id == others[0],
+                               probe.c.stored == drive.c.stored, probe.c.statement_id == drive.c.statement_id)
             )
-    else:
-        stmt = select(*columns)
-        stored_col, id_col = Statement.stored, Statement.id
+        pages.append(_page(stmt, drive.c.stored, drive.c.statement_id, terms.micros, auth, params, after).limit(limit))
+    if len(pages) == 1:
+        return list(session.execute(pages[0]))
+    merged = union_all(*[select(page.subquery()) for page in pages]).subquery()
+    order = (merged.c.stored.asc(), merged.c.id.asc()) if params.ascending else (merged.c.stored.desc(), merged.c.id.desc())
+    return list(session.execute(select(merged.c.id, merged.c.stored, merged.c.data).order_by(*order).limit(limit)))
+
+
+def _page(stmt: Any, stored_col: Any, id_col: Any, at: Callable[[dt.datetime], Any], auth: LrsAuth, params: QueryParams,
+          after: tuple[dt.datetime, uuid.UUID] | None) -> Any:
+    """`stmt` limited to what the caller may read, not voided, within since/until and after the
+    keyset position, in (stored, id) order; `at` gives a stored time as `stored_col` keeps it."""
     stmt = stmt.where(Statement.voided.is_(False))
     scope = _scope_filter(auth)
     if scope is not None:
@@ -754,7 +789,7 @@ def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[
         else:
             stmt = stmt.where(stored_col <= stored, tuple_(stored_col, id_col) < (stored, sid))
     order = (stored_col.asc(), id_col.asc()) if params.ascending else (stored_col.desc(), id_col.desc())
-    return list(session.execute(stmt.order_by(*order).limit(limit)))
+    return stmt.order_by(*order)
 
 
 # Formats ----------------------------------------------------------------------------------

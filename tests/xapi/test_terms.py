@@ -94,7 +94,7 @@ def _index_rows(rt) -> set[tuple]:
     return {(kind, value, stored, uuid.UUID(str(sid))) for kind, value, stored, sid in rows}
 
 
-def test_the_migration_to_integer_terms_keeps_every_index_row(client, lrs, settings):
+def test_the_migrations_keep_every_index_row(client, lrs, settings):
     rt = _runtime(client)
     registration = str(uuid.uuid4())
     first = new_id()
@@ -124,7 +124,10 @@ def test_the_migration_to_integer_terms_keeps_every_index_row(client, lrs, setti
         old = conn.execute(text("SELECT kind, value, stored, statement_id FROM xapi_statement_index")).all()
     converted = {(kind, value, terms.micros(stored if isinstance(stored, dt.datetime) else dt.datetime.fromisoformat(stored)),
                   uuid.UUID(str(sid))) for kind, value, stored, sid in old}
-    assert converted == before
+    # The old form also had a related row for each direct agent and activity.
+    twins = {(kind + "+", value, stored, sid) for kind, value, stored, sid in before if kind in ("agent", "activity")}
+    assert twins and not twins & before
+    assert converted == before | twins
     dbmigrate.upgrade(url)
     rt.session_factory.kw["info"][DATABASE_CACHE].clear()  # ids were given anew (the service is stopped to migrate)
     assert _index_rows(rt) == before
@@ -146,3 +149,47 @@ def test_stored_text_for_sqlite_is_what_sqlalchemy_writes():
         at = start + dt.timedelta(microseconds=step)
         text_form = at.isoformat(timespec="microseconds").replace("+00:00", "Z")
         assert bind["stored_text"](text_form) == bind["stored"](at)
+
+
+def test_related_rows_only_for_values_not_direct_and_related_queries_page_through_both(client, lrs):
+    rt = _runtime(client)
+    ana = {"objectType": "Agent", "mbox": "mailto:ana@kirs.gov.rs"}
+    course = "https://rmtc.example/courses/return"
+    batch = []
+    for i in range(24):
+        if i % 3 == 0:  # Ana is the actor; the course the object
+            batch.append(statement(actor=ana, object={"id": course}))
+        elif i % 3 == 1:  # Ana instructs; the course is the parent
+            batch.append(statement(actor={"mbox": f"mailto:l{i}@mup.gov.me"},
+                                   context={"instructor": ana, "contextActivities": {"parent": [{"id": course}]}}))
+        else:  # Ana is both actor and instructor; the course both object and grouping
+            batch.append(statement(actor=ana, object={"id": course},
+                                   context={"instructor": ana, "contextActivities": {"grouping": [{"id": course}]}}))
+    r = client.post("/xapi/statements", json=batch, headers=lrs)
+    assert r.status_code == 200, r.text
+    ids = r.json()
+    rows = _index_rows(rt)
+    by_statement: dict = {}
+    for kind, value, _, sid in rows:
+        by_statement.setdefault(str(sid), set()).add((kind, value))
+    for i, sid in enumerate(ids):
+        mine = by_statement[sid]
+        assert ("agent+", "mbox:mailto:ana@kirs.gov.rs") in mine if i % 3 == 1 else ("agent", "mbox:mailto:ana@kirs.gov.rs") in mine
+        assert not {(k[:-1], v) for k, v in mine if k.endswith("+")} & mine  # never direct and related
+    for params, expected in (
+        ({"agent": '{"mbox": "mailto:ana@kirs.gov.rs"}'}, [sid for i, sid in enumerate(ids) if i % 3 != 1]),
+        ({"agent": '{"mbox": "mailto:ana@kirs.gov.rs"}', "related_agents": "true"}, ids),
+        ({"activity": course}, [sid for i, sid in enumerate(ids) if i % 3 != 1]),
+        ({"activity": course, "related_activities": "true"}, ids),
+        ({"activity": course, "related_activities": "true", "agent": '{"mbox": "mailto:ana@kirs.gov.rs"}',
+          "related_agents": "true"}, ids),
+    ):
+        for ascending in ("false", "true"):
+            got, url = [], "/xapi/statements"
+            query = {**params, "limit": "5", "ascending": ascending}
+            while url:
+                r = client.get(url, params=query, headers=lrs)
+                assert r.status_code == 200, r.text
+                got += [s["id"] for s in r.json()["statements"]]
+                url, query = r.json()["more"], None
+            assert got == (expected if ascending == "true" else expected[::-1]), (params, ascending)
