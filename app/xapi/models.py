@@ -41,9 +41,10 @@ class Statement(Base):
 
 class StatementTerm(Base):
     """A filter value of the statement index, once per (kind, value), with an integer id.
-    Kinds: agent (actor/object and their group members), agent+ (related agents), activity
-    (object), activity+ (related), verb, registration. Terms are never deleted, so an id once
-    committed stays valid (processes cache them: `app.xapi.terms`)."""
+    Kinds: agent (actor/object and their group members), agent+ (agents related without being
+    direct in the statement: authority, instructor, team, a SubStatement's), activity (object),
+    activity+ (related without being the object), verb, registration. Terms are never deleted,
+    so an id once committed stays valid (processes cache them: `app.xapi.terms`)."""
 
     __tablename__ = "xapi_statement_terms"
     __table_args__ = (UniqueConstraint("value", "kind"),)  # looked up by value
