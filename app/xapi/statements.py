@@ -749,7 +749,7 @@ def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[
     for term_id in term_sets[0]:
         drive = StatementIndex.__table__.alias("drive")
         stmt = (
-            select(*columns)
+            select(*(columns if len(term_sets[0]) == 1 else (Statement.id, Statement.stored)))
             .select_from(drive)
             .join(Statement, Statement.id == drive.c.statement_id)
             .where(drive.c.term_id == term_id)
@@ -763,9 +763,13 @@ def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[
         pages.append(_page(stmt, drive.c.stored, drive.c.statement_id, terms.micros, auth, params, after).limit(limit))
     if len(pages) == 1:
         return list(session.execute(pages[0]))
+    # The pages carry ids only: the statements of the merged page are read once, at the end.
     merged = union_all(*[select(page.subquery()) for page in pages]).subquery()
     order = (merged.c.stored.asc(), merged.c.id.asc()) if params.ascending else (merged.c.stored.desc(), merged.c.id.desc())
-    return list(session.execute(select(merged.c.id, merged.c.stored, merged.c.data).order_by(*order).limit(limit)))
+    chosen = select(merged.c.id, merged.c.stored).order_by(*order).limit(limit).subquery()
+    order = (chosen.c.stored.asc(), chosen.c.id.asc()) if params.ascending else (chosen.c.stored.desc(), chosen.c.id.desc())
+    return list(session.execute(select(Statement.id, Statement.stored, data)
+                                .join_from(chosen, Statement, Statement.id == chosen.c.id).order_by(*order)))
 
 
 def _page(stmt: Any, stored_col: Any, id_col: Any, at: Callable[[dt.datetime], Any], auth: LrsAuth, params: QueryParams,
