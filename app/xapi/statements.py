@@ -13,14 +13,27 @@ import copy
 import datetime as dt
 import functools
 import threading
-from itertools import repeat
 import uuid
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, and_, bindparam, cast, exists, func, insert, or_, select, tuple_, union_all, update
+from sqlalchemy import (
+    Text,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from app.core.db import FastSelect, database_cache, execute_many, json_loads, utcnow
