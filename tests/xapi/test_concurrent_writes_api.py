@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -159,3 +160,39 @@ def test_requests_of_a_group_that_refer_to_each_other_are_written_in_order(live)
     assert _stored_order(server, headers) == [plug["id"], voiding["id"]]  # the target is voided
     voided = httpx.get(server.url + "/xapi/statements", params={"voidedStatementId": target["id"]}, headers=headers, timeout=30)
     assert voided.status_code == 200 and voided.json()["id"] == target["id"]
+
+
+def test_concurrent_writes_creating_the_same_terms_all_succeed_and_share_them(live):
+    """Writers posting at once statements whose agent, verb, activity and registration are new
+    to the store create the same index terms concurrently (on PostgreSQL in concurrent
+    transactions): none fails, and every statement is found by each of its values."""
+    server, headers = live
+    writers, rounds, per_batch = 6, 4, 5
+    barrier = threading.Barrier(writers)
+    registrations = [str(uuid.uuid4()) for _ in range(rounds)]
+
+    def shared(round_: int) -> dict:
+        return statement(actor={"mbox": f"mailto:shared{round_}@mup.gov.mk"}, verb={"id": f"https://rmtc.example/verbs/shared{round_}"},
+                         object={"id": f"https://rmtc.example/activities/shared{round_}"},
+                         context={"registration": registrations[round_], "instructor": {"mbox": f"mailto:coach{round_}@mup.gov.mk"}})
+
+    def writer(number: int) -> None:
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+            for round_ in range(rounds):
+                body = [{**shared(round_), "id": new_id()} for _ in range(per_batch)]
+                barrier.wait(10)
+                r = client.post("/xapi/statements", json=body)
+                assert r.status_code == 200, r.text
+
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(writer, range(writers)))
+    for round_ in range(rounds):
+        for params in ({"verb": f"https://rmtc.example/verbs/shared{round_}"},
+                       {"activity": f"https://rmtc.example/activities/shared{round_}"},
+                       {"agent": f'{{"mbox": "mailto:shared{round_}@mup.gov.mk"}}'},
+                       {"agent": f'{{"mbox": "mailto:coach{round_}@mup.gov.mk"}}', "related_agents": "true"},
+                       {"registration": registrations[round_]}):
+            r = httpx.get(server.url + "/xapi/statements", params={**params, "limit": "0", "format": "ids"}, headers=headers,
+                          timeout=30)
+            assert r.status_code == 200, r.text
+            assert len(r.json()["statements"]) == writers * per_batch, params
