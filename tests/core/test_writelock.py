@@ -127,3 +127,35 @@ def test_writing_transactions_hold_it_until_their_commit_and_reads_never_take_it
     finally:
         engine.dispose()
         lock.close()
+
+
+def test_a_begin_refused_by_another_program_is_a_busy_error_and_leaves_nothing_held(tmp_path):
+    """Another program (e.g. the CLI) holding SQLite's own write lock past the busy timeout:
+    BEGIN IMMEDIATE fails as SQLAlchemy's OperationalError, which the service answers as busy,
+    and the service's write lock is released again."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    engine = make_engine(url)
+    event.listen(engine, "connect", lambda dbapi_connection, _record: dbapi_connection.execute("PRAGMA busy_timeout=50"))
+    lock = for_sqlite_url(url)
+    factory = make_session_factory(writing(engine, lock), "http://testserver")
+    other = sqlite3.connect(tmp_path / "b.db", isolation_level=None)
+    try:
+        other.execute("CREATE TABLE item (name TEXT PRIMARY KEY)")
+        other.execute("BEGIN IMMEDIATE")
+        with factory() as session, pytest.raises(OperationalError, match="database is locked"):
+            session.execute(text("INSERT INTO item VALUES ('a')"))
+        assert not _held_elsewhere(lock)
+        other.execute("ROLLBACK")
+        with factory() as session:
+            session.execute(text("INSERT INTO item VALUES ('a')"))
+            session.commit()
+        with factory(bind=engine) as reading:
+            assert reading.execute(text("SELECT count(*) FROM item")).scalar() == 1
+    finally:
+        other.close()
+        engine.dispose()
+        lock.close()
