@@ -503,8 +503,11 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
     term_ids: dict[terms.Key, int] = {}
     for r in ready:
         term_ids.update(r.terms)
-    missing = {k for _, row, _, _ in new if row.term_ids is None or index[row.sid] is not row.index
-               for k in index[row.sid] if k not in term_ids}
+
+    def listed(row: _Row) -> list[int] | None:  # the row's term ids from before, if they still apply
+        return row.term_ids if index[row.sid] is row.index else None
+
+    missing = {k for _, row, _, _ in new if listed(row) is None for k in index[row.sid] if k not in term_ids}
     if missing:
         term_ids.update(terms.ids(session, missing, create=True))
     statement_rows = []
@@ -521,7 +524,7 @@ def store_batches(session: Session, batches: list[tuple[LrsAuth, list[dict[str, 
             row.sid_value, stored, data, s["verb"]["id"], row.actor_ifi, row.object_ref, row.registration,
             bind["bool"](row.sid in voided_now), row.user_id, credential, row.has_attachments,
         ))
-        own = row.term_ids if row.term_ids is not None and index[row.sid] is row.index else [term_ids[k] for k in index[row.sid]]
+        own = listed(row) or [term_ids[k] for k in index[row.sid]]
         count = len(own)
         index_rows.extend(zip(own, repeat(terms.micros(stored_value), count), repeat(row.sid_value, count)))
     _insert_many(conn, Statement.__table__, _STATEMENT_COLUMNS, statement_rows)
@@ -583,7 +586,6 @@ def _new_by_batch(batches: list[tuple[LrsAuth, list[dict[str, Any]]]], new: list
 
 
 _A = Activity.__table__
-_DEFINITIONS = FastSelect(select(_A.c.id, _A.c.definition).where(_A.c.id.in_(bindparam("ids", expanding=True))))
 _DEFINITION_TEXTS = FastSelect(select(_A.c.id, cast(_A.c.definition, Text)).where(_A.c.id.in_(bindparam("ids", expanding=True))))
 _PARSED_DEFINITIONS = "xapi_definitions"  # database_cache: definition JSON text -> parsed
 _PARSED_MAX = 5_000
@@ -654,7 +656,7 @@ def _merge_activities(session: Session, definitions: dict[str, dict[str, Any]], 
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         conn.execute(pg_insert(_A).on_conflict_do_nothing(index_elements=[_A.c.id]), new_rows)
-        for activity_id, stored in _DEFINITIONS.rows(conn, ids=[row["id"] for row in new_rows]):
+        for activity_id, stored in _current_definitions(session, [row["id"] for row in new_rows]).items():
             merged = dict(stored)
             _merge_definition(merged, definitions[activity_id])
             if merged != stored:
