@@ -18,6 +18,7 @@ from app.core.logging import configure_logging
 from app.core.metrics import Metrics
 from app.core.middleware import BodyLimitMiddleware, PathCORSMiddleware, RequestContextMiddleware
 from app.core.openapi import operation_id
+from app.core.process import configure_gc
 from app.core.runtime import Runtime
 from app.courses.router import router as courses_router
 from app.enrolments.router import router as enrolments_router
@@ -166,4 +167,5 @@ def create_app_from_env() -> FastAPI:
     """Entry point for `uvicorn --factory` (used by `rmtc serve`): settings from the environment."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
+    configure_gc(settings.gc_young_threshold)
     return create_app(settings)
