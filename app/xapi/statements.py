@@ -124,41 +124,48 @@ def _index_rows(s: dict[str, Any]) -> set[tuple[str, str]]:
     `related_agents` / `related_activities` reads both kinds."""
     obj = s["object"]
     object_type = obj.get("objectType", "Activity")
-    agents = set(_agent_ifis(s["actor"]))
-    if object_type in ("Agent", "Group"):
-        agents.update(_agent_ifis(obj))
-    activities = {obj["id"]} if object_type == "Activity" else set()
-    related_agents: set[str] = set()
-    related_activities: set[str] = set()
+    rows = {("verb", s["verb"]["id"])}
+    for value in _agent_ifis(s["actor"]):
+        rows.add(("agent", value))
+    activity = None
+    if object_type == "Activity":
+        activity = obj["id"]
+        rows.add(("activity", activity))
+    elif object_type == "Agent" or object_type == "Group":
+        for value in _agent_ifis(obj):
+            rows.add(("agent", value))
     ctx = s.get("context") or {}
+    related_agents = _agent_ifis(s["authority"]) if "authority" in s else []
     for key in ("instructor", "team"):
         if key in ctx:
-            related_agents.update(_agent_ifis(ctx[key]))
-    if "authority" in s:
-        related_agents.update(_agent_ifis(s["authority"]))
-    related_activities.update(a["id"] for a in _activities_in(ctx))
+            related_agents += _agent_ifis(ctx[key])
+    related_activities = _activities_in(ctx)
     if object_type == "SubStatement":
-        related_agents.update(_agent_ifis(obj["actor"]))
+        related_agents += _agent_ifis(obj["actor"])
         sub_obj = obj["object"]
         sub_type = sub_obj.get("objectType", "Activity")
-        if sub_type in ("Agent", "Group"):
-            related_agents.update(_agent_ifis(sub_obj))
-        if sub_type == "Activity":
-            related_activities.add(sub_obj["id"])
+        if sub_type == "Agent" or sub_type == "Group":
+            related_agents += _agent_ifis(sub_obj)
+        elif sub_type == "Activity":
+            related_activities.append(sub_obj)
         sub_ctx = obj.get("context") or {}
         for key in ("instructor", "team"):
             if key in sub_ctx:
-                related_agents.update(_agent_ifis(sub_ctx[key]))
-        related_activities.update(a["id"] for a in _activities_in(sub_ctx))
-    rows = {("verb", s["verb"]["id"])}
-    rows.update(("agent", v) for v in agents)
-    rows.update(("agent+", v) for v in related_agents if v not in agents)
-    rows.update(("activity", v) for v in activities)
-    rows.update(("activity+", v) for v in related_activities if v not in activities)
-    if ctx.get("registration"):
-        rows.add(("registration", ctx["registration"].lower()))
-    if any(len(value) > terms.MAX_VALUE // 4 for _, value in rows):
-        rows = {terms.key(kind, value) for kind, value in rows}
+                related_agents += _agent_ifis(sub_ctx[key])
+        related_activities += _activities_in(sub_ctx)
+    for value in related_agents:
+        if ("agent", value) not in rows:
+            rows.add(("agent+", value))
+    for item in related_activities:
+        if item["id"] != activity:
+            rows.add(("activity+", item["id"]))
+    registration = ctx.get("registration")
+    if registration:
+        rows.add(("registration", registration.lower()))
+    longest = terms.MAX_VALUE // 4
+    for _, value in rows:
+        if len(value) > longest:
+            return {terms.key(kind, value) for kind, value in rows}
     return rows
 
 
