@@ -787,11 +787,11 @@ def query(session: Session, auth: LrsAuth, params: QueryParams, *, after: tuple[
         return list(session.execute(pages[0]))
     # The pages carry ids only: the statements of the merged page are read once, at the end.
     merged = union_all(*[select(page.subquery()) for page in pages]).subquery()
-    order = (merged.c.stored.asc(), merged.c.id.asc()) if params.ascending else (merged.c.stored.desc(), merged.c.id.desc())
-    chosen = select(merged.c.id, merged.c.stored).order_by(*order).limit(limit).subquery()
-    order = (chosen.c.stored.asc(), chosen.c.id.asc()) if params.ascending else (chosen.c.stored.desc(), chosen.c.id.desc())
+    chosen = (select(merged.c.id, merged.c.stored).order_by(*_keyset_order(merged.c.stored, merged.c.id, params))
+              .limit(limit).subquery())
     return list(session.execute(select(Statement.id, Statement.stored, data)
-                                .join_from(chosen, Statement, Statement.id == chosen.c.id).order_by(*order)))
+                                .join_from(chosen, Statement, Statement.id == chosen.c.id)
+                                .order_by(*_keyset_order(chosen.c.stored, chosen.c.id, params))))
 
 
 def _page(stmt: Any, stored_col: Any, id_col: Any, at: Callable[[dt.datetime], Any], auth: LrsAuth, params: QueryParams,
@@ -814,8 +814,14 @@ def _page(stmt: Any, stored_col: Any, id_col: Any, at: Callable[[dt.datetime], A
             stmt = stmt.where(stored_col >= stored, tuple_(stored_col, id_col) > (stored, sid))
         else:
             stmt = stmt.where(stored_col <= stored, tuple_(stored_col, id_col) < (stored, sid))
-    order = (stored_col.asc(), id_col.asc()) if params.ascending else (stored_col.desc(), id_col.desc())
-    return stmt.order_by(*order)
+    return stmt.order_by(*_keyset_order(stored_col, id_col, params))
+
+
+def _keyset_order(stored_col: Any, id_col: Any, params: QueryParams) -> tuple[Any, Any]:
+    """(stored, id) in the query's direction: the order of pages and of the keyset."""
+    if params.ascending:
+        return stored_col.asc(), id_col.asc()
+    return stored_col.desc(), id_col.desc()
 
 
 # Formats ----------------------------------------------------------------------------------

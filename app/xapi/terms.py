@@ -1,8 +1,9 @@
 """The terms of the statement index: each filter value (kind, value) once, with an integer id.
 
 A process keeps the ids it has seen committed in a cache (one per database, see
-`app.core.db.database_cache`): terms are never deleted, so a committed id stays valid. Ids read inside a transaction that has created terms itself are not
-cached: the transaction may still be rolled back (also to a savepoint), and the id with it.
+`app.core.db.database_cache`): terms are never deleted, so a committed id stays valid. Ids read
+inside a transaction that has created terms itself are not cached: the transaction may still be
+rolled back (also to a savepoint), and the id with it.
 Writers create the terms they miss (INSERT ... ON CONFLICT DO NOTHING, in key order, so that
 concurrent PostgreSQL transactions creating the same terms neither fail nor deadlock).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -86,7 +88,7 @@ def ids(session: Session, keys: Iterable[Key], *, create: bool = False) -> dict[
     return found
 
 
-def _lookup(session: Session, conn, cache: dict[Key, int], wanted: list[Key], found: dict[Key, int]) -> None:
+def _lookup(session: Session, conn: Any, cache: dict[Key, int], wanted: list[Key], found: dict[Key, int]) -> None:
     want = set(wanted)
     cacheable = not session.info.get(_CREATED)
     if cacheable and len(cache) + len(want) > CACHE_MAX:
