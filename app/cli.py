@@ -64,9 +64,15 @@ def serve(
     migrate: Annotated[
         bool | None, typer.Option(help="Upgrade the schema first (default: yes on SQLite, no on PostgreSQL)")
     ] = None,
+    balance: Annotated[
+        bool, typer.Option(help="With several workers, give each new connection to a worker with the fewest "
+                                "open connections (--no-balance: to whichever worker accepts first)")
+    ] = True,
 ) -> None:
     """Run the HTTP service (uvicorn). The embedded SQLite database is upgraded automatically."""
     import uvicorn
+
+    from app.core import balancing
 
     settings = _settings()
     url = settings.resolved_database_url
@@ -82,20 +88,33 @@ def serve(
         for stale in metrics_dir.glob("*.db"):
             stale.unlink()
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
+    board = None
+    if workers > 1 and balance:
+        try:
+            board = balancing.LoadBoard.create(workers)
+        except OSError as exc:
+            err.print(f"[yellow]no accept balancing (cannot create its file: {exc})[/yellow]")
+        else:
+            os.environ[balancing.BOARD_ENV] = str(board)
     console.print(f"RMTC API on http://{host}:{port}  (docs: http://{host}:{port}/docs)" if settings.docs_on
                   else f"RMTC API on http://{host}:{port}")
-    uvicorn.run(
-        "app.main:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=forwarded_allow_ips is not None,
-        forwarded_allow_ips=forwarded_allow_ips,
-        timeout_graceful_shutdown=20,
-        log_config=None,
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            "app.main:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="app.core.balancing:balanced_loop" if board is not None else "auto",
+            proxy_headers=forwarded_allow_ips is not None,
+            forwarded_allow_ips=forwarded_allow_ips,
+            timeout_graceful_shutdown=20,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        if board is not None:
+            board.unlink(missing_ok=True)
 
 
 @db_cli.command("upgrade")

@@ -17,6 +17,7 @@ import httpx
 import orjson
 import pytest
 
+from app.core.balancing import LoadBoard
 from tests.xapi.conftest import new_id, statement
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +43,8 @@ def two_workers(settings, lrs, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RMTC_")}
     env.update(PYTHONPATH=str(ROOT), RMTC_ENV="test", RMTC_DATA_DIR=str(settings.data_dir),
                RMTC_DATABASE_URL=settings.database_url, RMTC_PUBLIC_BASE_URL=settings.public_base_url,
-               RMTC_PACKAGE_WORKER_ENABLED="false", RMTC_ASSESSMENT_SWEEP_SECONDS="0", RMTC_LOG_JSON="true")
+               RMTC_PACKAGE_WORKER_ENABLED="false", RMTC_ASSESSMENT_SWEEP_SECONDS="0", RMTC_LOG_JSON="true",
+               TMPDIR=str(tmp_path))  # where the accept board goes
     log = tmp_path / "server.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -106,3 +108,31 @@ def test_two_worker_processes_store_concurrent_writes_once_each_in_order(two_wor
     for ids in sent:
         assert [position[i] for i in ids] == sorted(position[i] for i in ids)
     assert _children(proc.pid) == processes  # no worker died or was restarted
+
+
+def test_new_connections_are_balanced_over_the_workers_and_the_board_is_removed_at_exit(two_workers, tmp_path):
+    url, _, proc, _ = two_workers
+    [path] = tmp_path.glob("rmtc-accept-*.board")
+    board = LoadBoard(path)
+
+    def open_per_worker() -> list[int]:
+        return sorted(board.open_connections())
+
+    deadline = time.monotonic() + 10
+    while open_per_worker() != [0, 0]:  # the readiness probes' connections are closed
+        assert time.monotonic() < deadline, open_per_worker()
+        time.sleep(0.02)
+    held = []
+    for opened in range(1, 7):  # connections that send nothing yet: each stays with its worker
+        held.append(socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1]))))
+        deadline = time.monotonic() + 10
+        while sum(open_per_worker()) < opened:
+            assert time.monotonic() < deadline, open_per_worker()
+            time.sleep(0.01)
+        assert open_per_worker() == [opened // 2, (opened + 1) // 2]
+    for conn in held:
+        conn.close()
+    board.close()
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait(30)
+    assert not path.exists()
