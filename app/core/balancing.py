@@ -139,7 +139,6 @@ class Acceptor:
         self._wake: asyncio.Future[str] | None = None
         sock.setblocking(False)
         sock.listen(backlog)
-        self.accepted = 0
         self._task: asyncio.Task[None] | None = loop.create_task(self._run())
 
     @property
@@ -152,6 +151,8 @@ class Acceptor:
     def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
+            # Now, while the socket is open: uvicorn closes it before the task sees the cancel.
+            self._loop.remove_reader(self._sock.fileno())
         self._board.release()
 
     async def wait_closed(self) -> None:
@@ -165,18 +166,15 @@ class Acceptor:
 
     async def _run(self) -> None:
         fd = self._sock.fileno()
-        try:
-            while True:
-                self._board.publish(self._open)  # also the heartbeat
-                if await self._wait(fd, HEARTBEAT) != "ready":
-                    continue  # a heartbeat, or one of ours closed
-                # Take it if no worker has fewer open; else leave it to one that has, and take it
-                # after a grace period if it is still waiting (that worker's loop is held up).
-                if self._board.least_loaded(self._open) or (
-                        await self._wait(None, GRACE) == "timeout" and _readable(self._sock)):
-                    await self._accept()
-        finally:
-            self._loop.remove_reader(fd)
+        while True:
+            self._board.publish(self._open)  # also the heartbeat
+            if await self._wait(fd, HEARTBEAT) != "ready":
+                continue  # a heartbeat, or one of ours closed
+            # Take it if no worker has fewer open; else leave it to one that has, and take it
+            # after a grace period if it is still waiting (that worker's loop is held up).
+            if self._board.least_loaded(self._open) or (
+                    await self._wait(None, GRACE) == "timeout" and _readable(self._sock)):
+                await self._accept()
 
     async def _wait(self, fd: int | None, timeout: float) -> str:
         """Until the socket `fd` has a connection waiting ("ready"), one of ours closes ("closed")
@@ -207,7 +205,6 @@ class Acceptor:
             return
         conn.setblocking(False)
         self._open += 1
-        self.accepted += 1
         self._board.publish(self._open)
         self._loop.create_task(self._connect(conn))
 
