@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
+import functools
 import logging
 import mmap
 import os
@@ -35,7 +36,7 @@ import socket
 import struct
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,20 +96,19 @@ class LoadBoard:
 
     def least_loaded(self, connections: int) -> bool:
         """Whether no other live worker has fewer open connections than `connections`."""
-        oldest = time.monotonic() - STALE
-        for index in range(self.slots):
-            if index == self.slot:
-                continue
-            theirs, heartbeat = _SLOT.unpack_from(self._map, index * _SLOT.size)
-            if heartbeat >= oldest and theirs < connections:
-                return False
-        return True
+        return all(theirs >= connections for index, theirs in self._live() if index != self.slot)
 
     def open_connections(self) -> list[int]:
         """Each live slot's open connections (for tests and diagnostics)."""
+        return [theirs for _, theirs in self._live()]
+
+    def _live(self) -> Iterator[tuple[int, int]]:
+        """(slot, open connections) of the slots written within the last `STALE` seconds."""
         oldest = time.monotonic() - STALE
-        return [theirs for theirs, heartbeat in (_SLOT.unpack_from(self._map, i * _SLOT.size)
-                                                 for i in range(self.slots)) if heartbeat >= oldest]
+        for index in range(self.slots):
+            theirs, heartbeat = _SLOT.unpack_from(self._map, index * _SLOT.size)
+            if heartbeat >= oldest:
+                yield index, theirs
 
     def release(self) -> None:
         """Give up the slot (its heartbeat is cleared so the others stop counting it)."""
@@ -140,13 +140,6 @@ class Acceptor:
         sock.setblocking(False)
         sock.listen(backlog)
         self._task: asyncio.Task[None] | None = loop.create_task(self._run())
-
-    @property
-    def sockets(self) -> tuple[socket.socket, ...]:
-        return (self._sock,)
-
-    def is_serving(self) -> bool:
-        return self._task is not None and not self._task.done()
 
     def close(self) -> None:
         if self._task is not None:
@@ -284,10 +277,6 @@ def balanced_loop() -> asyncio.AbstractEventLoop:
     return _loop_class(uvloop.Loop)()
 
 
-_classes: dict[type, type] = {}
-
-
+@functools.cache
 def _loop_class(base: type) -> type:
-    if base not in _classes:
-        _classes[base] = type("BalancedLoop", (_BalancingLoop, base), {})
-    return _classes[base]
+    return type("BalancedLoop", (_BalancingLoop, base), {})
