@@ -11,9 +11,10 @@ one slot per worker, mapped into memory) and accepts a new connection only while
 has fewer; ties accept and the kernel gives the connection to one of them. That is what a
 least-connections load balancer (haproxy `leastconn`, nginx `least_conn`) does in front of
 separate instances, without the extra hop. Workers look at the board only when a connection
-arrives or one of theirs closes (no polling). A connection that the least-loaded worker has not
-taken within a few milliseconds (its event loop is held up) is taken by another, so balancing can
-delay a connection by a few milliseconds but never strand it.
+arrives or one of theirs closes (no polling while idle). A worker that leaves a connection to a
+less-loaded one checks every millisecond, for up to 4 ms, whether it was taken; if it is still
+waiting and no worker has accepted anything meanwhile (the less-loaded one is held up), it takes
+it: balancing can delay a connection by a few milliseconds but never strand it.
 
 It is wired in through uvicorn's own extension point, a custom event loop (`loop=` accepts an
 import string): `balanced_loop` makes uvicorn's usual loop (uvloop where installed) whose
@@ -43,16 +44,20 @@ from typing import Any
 logger = logging.getLogger("rmtc.serve")
 
 BOARD_ENV = "RMTC_ACCEPT_BOARD"
-_SLOT = struct.Struct("<qd")  # open connections, heartbeat (CLOCK_MONOTONIC, shared by all processes)
-HEARTBEAT = 0.25  # seconds between a waiting worker's writes of its slot
-GRACE = 0.004  # how long a connection is left to a worker with fewer open before it is taken anyway
+# open connections, connections accepted so far, heartbeat (CLOCK_MONOTONIC, shared by all processes)
+_SLOT = struct.Struct("<qqd")
+HEARTBEAT = 0.25  # seconds between a worker's writes of its slot (while its event loop runs)
+# How long a connection is left to a worker with fewer open before another takes it anyway.
+GRACE_ENV = "RMTC_ACCEPT_GRACE_MS"
+GRACE_MS = 4.0
+_GRACE_STEP = 0.001
 STALE = 1.0  # a slot whose heartbeat is older belongs to a worker that is gone or hung
 # Resource shortages on accept: back off instead of spinning (asyncio does the same).
 _ACCEPT_BACKOFF_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 class LoadBoard:
-    """One slot per worker: its open connections and when it last wrote.
+    """One slot per worker: its open connections, how many it has accepted and when it last wrote.
 
     A worker claims a free slot by taking a lock on the slot's first byte (released by the kernel
     when the process ends, so a restarted worker finds the slot free again). Reads are not
@@ -68,13 +73,14 @@ class LoadBoard:
         self.slots = size // _SLOT.size
         self._map = mmap.mmap(self._fd, size)
         self.slot: int | None = None
+        self._accepted = 0
 
     @staticmethod
     def create(slots: int, directory: str | os.PathLike[str] | None = None) -> Path:
         """A new board file with `slots` empty slots; the caller removes it when serving ends."""
         fd, name = tempfile.mkstemp(prefix="rmtc-accept-", suffix=".board", dir=directory)
         with os.fdopen(fd, "wb") as file:
-            file.write(_SLOT.pack(0, 0.0) * slots)
+            file.write(_SLOT.pack(0, 0, 0.0) * slots)
         return Path(name)
 
     def claim(self) -> int | None:
@@ -89,10 +95,12 @@ class LoadBoard:
             return index
         return None
 
-    def publish(self, connections: int) -> None:
+    def publish(self, connections: int, accepted: int = 0) -> None:
+        """Write this worker's open connections (and count `accepted` new ones)."""
         if self.slot is None:  # released: serving has ended
             return
-        _SLOT.pack_into(self._map, self.slot * _SLOT.size, connections, time.monotonic())
+        self._accepted += accepted
+        _SLOT.pack_into(self._map, self.slot * _SLOT.size, connections, self._accepted, time.monotonic())
 
     def least_loaded(self, connections: int) -> bool:
         """Whether no other live worker has fewer open connections than `connections`."""
@@ -102,18 +110,22 @@ class LoadBoard:
         """Each live slot's open connections (for tests and diagnostics)."""
         return [theirs for _, theirs in self._live()]
 
+    def accepted(self) -> int:
+        """Connections accepted by all workers so far (it changes whenever any worker accepts)."""
+        return sum(_SLOT.unpack_from(self._map, i * _SLOT.size)[1] for i in range(self.slots))
+
     def _live(self) -> Iterator[tuple[int, int]]:
         """(slot, open connections) of the slots written within the last `STALE` seconds."""
         oldest = time.monotonic() - STALE
         for index in range(self.slots):
-            theirs, heartbeat = _SLOT.unpack_from(self._map, index * _SLOT.size)
+            theirs, _, heartbeat = _SLOT.unpack_from(self._map, index * _SLOT.size)
             if heartbeat >= oldest:
                 yield index, theirs
 
     def release(self) -> None:
         """Give up the slot (its heartbeat is cleared so the others stop counting it)."""
         if self.slot is not None:
-            _SLOT.pack_into(self._map, self.slot * _SLOT.size, 0, 0.0)
+            _SLOT.pack_into(self._map, self.slot * _SLOT.size, 0, self._accepted, 0.0)
             fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, self.slot * _SLOT.size)
             self.slot = None
 
@@ -130,8 +142,10 @@ class Acceptor:
     and `wait_closed()` on it."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
-                 protocol_factory: Callable[[], asyncio.Protocol], board: LoadBoard, backlog: int = 100) -> None:
+                 protocol_factory: Callable[[], asyncio.Protocol], board: LoadBoard, backlog: int = 100,
+                 grace: float = GRACE_MS / 1000) -> None:
         self._loop = loop
+        self._grace = grace
         self._sock = sock
         self._factory = protocol_factory
         self._board = board
@@ -140,8 +154,10 @@ class Acceptor:
         sock.setblocking(False)
         sock.listen(backlog)
         self._task: asyncio.Task[None] | None = loop.create_task(self._run())
+        self._beat = loop.call_later(HEARTBEAT, self._heartbeat)
 
     def close(self) -> None:
+        self._beat.cancel()
         if self._task is not None:
             self._task.cancel()
             # Now, while the socket is open: uvicorn closes it before the task sees the cancel.
@@ -157,30 +173,49 @@ class Acceptor:
             self._task = None
             self._board.close()
 
+    def _heartbeat(self) -> None:
+        self._board.publish(self._open)
+        self._beat = self._loop.call_later(HEARTBEAT, self._heartbeat)
+
     async def _run(self) -> None:
         fd = self._sock.fileno()
         while True:
-            self._board.publish(self._open)  # also the heartbeat
-            if await self._wait(fd, HEARTBEAT) != "ready":
-                continue  # a heartbeat, or one of ours closed
-            # Take it if no worker has fewer open; else leave it to one that has, and take it
-            # after a grace period if it is still waiting (that worker's loop is held up).
-            if self._board.least_loaded(self._open) or (
-                    await self._wait(None, GRACE) == "timeout" and _readable(self._sock)):
+            if await self._wait(fd) != "ready":
+                continue  # one of ours closed
+            # Take it if no worker has fewer open; else leave it to one that has.
+            if self._board.least_loaded(self._open) or await self._left_waiting():
                 await self._accept()
 
-    async def _wait(self, fd: int | None, timeout: float) -> str:
+    async def _left_waiting(self) -> bool:
+        """Whether the waiting connection falls to this worker after all: it becomes the least
+        loaded, or the connection is still waiting after the grace period with no worker having
+        accepted any meanwhile (the ones with fewer open are held up). Looked at every
+        millisecond, so that this worker is not deaf to new connections for the whole period once
+        the others have taken this one."""
+        before = self._board.accepted()
+        deadline = self._loop.time() + self._grace
+        while True:
+            left = deadline - self._loop.time()
+            if await self._wait(None, min(_GRACE_STEP, max(left, 0.0))) == "closed":
+                return False  # one of ours closed: decide again
+            if self._board.accepted() != before or not _readable(self._sock):
+                return False  # the others are taking connections
+            if self._board.least_loaded(self._open) or left <= 0:
+                return True
+
+    async def _wait(self, fd: int | None, timeout: float | None = None) -> str:
         """Until the socket `fd` has a connection waiting ("ready"), one of ours closes ("closed")
         or `timeout` seconds pass ("timeout")."""
         wake: asyncio.Future[str] = self._loop.create_future()
         self._wake = wake
-        timer = self._loop.call_later(timeout, _settle, wake, "timeout")
+        timer = self._loop.call_later(timeout, _settle, wake, "timeout") if timeout is not None else None
         if fd is not None:
             self._loop.add_reader(fd, _settle, wake, "ready")
         try:
             return await wake
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             if fd is not None:
                 self._loop.remove_reader(fd)
             self._wake = None
@@ -198,7 +233,7 @@ class Acceptor:
             return
         conn.setblocking(False)
         self._open += 1
-        self._board.publish(self._open)
+        self._board.publish(self._open, accepted=1)
         self._loop.create_task(self._connect(conn))
 
     async def _connect(self, conn: socket.socket) -> None:
@@ -261,11 +296,25 @@ class _BalancingLoop:
         if sock is not None and ssl is None and path:
             board = LoadBoard(path)
             if board.claim() is not None:
-                return Acceptor(self, sock, protocol_factory, board, backlog)  # type: ignore[arg-type]
+                return Acceptor(self, sock, protocol_factory, board, backlog, _grace())  # type: ignore[arg-type]
             board.close()
             logger.warning("every slot of the accept board %s is taken: accepting unbalanced", path)
         return await super().create_server(  # type: ignore[misc]
             protocol_factory, host, port, sock=sock, ssl=ssl, backlog=backlog, **kwargs)
+
+
+def _grace() -> float:
+    """Seconds from `RMTC_ACCEPT_GRACE_MS` (default 4 ms; a value that is not a number >= 0 is
+    reported and the default used)."""
+    text = os.environ.get(GRACE_ENV, "")
+    try:
+        value = float(text) if text else GRACE_MS
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        logger.warning("%s=%r is not a number of milliseconds >= 0: using %s", GRACE_ENV, text, GRACE_MS)
+        value = GRACE_MS
+    return value / 1000
 
 
 def balanced_loop() -> asyncio.AbstractEventLoop:

@@ -44,7 +44,8 @@ def two_workers(settings, lrs, tmp_path):
     env.update(PYTHONPATH=str(ROOT), RMTC_ENV="test", RMTC_DATA_DIR=str(settings.data_dir),
                RMTC_DATABASE_URL=settings.database_url, RMTC_PUBLIC_BASE_URL=settings.public_base_url,
                RMTC_PACKAGE_WORKER_ENABLED="false", RMTC_ASSESSMENT_SWEEP_SECONDS="0", RMTC_LOG_JSON="true",
-               TMPDIR=str(tmp_path))  # where the accept board goes
+               TMPDIR=str(tmp_path),  # where the accept board goes
+               RMTC_ACCEPT_GRACE_MS="1000")  # exact spreads even when the test machine is busy
     log = tmp_path / "server.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
