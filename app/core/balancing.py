@@ -112,15 +112,19 @@ class LoadBoard:
 
     def accepted(self) -> int:
         """Connections accepted by all workers so far (it changes whenever any worker accepts)."""
-        return sum(_SLOT.unpack_from(self._map, i * _SLOT.size)[1] for i in range(self.slots))
+        return sum(accepted for _, _, accepted, _ in self._slots())
 
     def _live(self) -> Iterator[tuple[int, int]]:
         """(slot, open connections) of the slots written within the last `STALE` seconds."""
         oldest = time.monotonic() - STALE
-        for index in range(self.slots):
-            theirs, _, heartbeat = _SLOT.unpack_from(self._map, index * _SLOT.size)
+        for index, theirs, _, heartbeat in self._slots():
             if heartbeat >= oldest:
                 yield index, theirs
+
+    def _slots(self) -> Iterator[tuple[int, int, int, float]]:
+        """(slot, open connections, accepted, heartbeat) of every slot, as last written."""
+        for index in range(self.slots):
+            yield index, *_SLOT.unpack_from(self._map, index * _SLOT.size)
 
     def release(self) -> None:
         """Give up the slot (its heartbeat is cleared so the others stop counting it)."""
