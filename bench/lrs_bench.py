@@ -27,8 +27,8 @@ For each store size (default 100k; `--sizes 100000,1000000` for both) it:
    descending and ascending);
 4. measures POST throughput for batches of 1 (sequential, `--concurrency` and `--many` in
    flight), 10, 100 and 1000 (`--repeat` runs, median reported) on the store of that size,
-   which these writes grow further (by 30,500 statements per repeat; the tables give the store
-   size during the runs);
+   which these writes grow further (by 30,500 statements per repeat, 5,700 with `--quick`;
+   the tables give the store size during the runs);
 5. pages through the whole store (format=ids) and checks that every accepted statement comes
    back exactly once, and nothing else does.
 
@@ -925,17 +925,10 @@ def machine_info(args: argparse.Namespace, server_info: str) -> dict[str, Any]:
             "active_sessions": args.active_sessions, "date": dt.date.today().isoformat()}
 
 
-def _store_range(t: dict[str, Any]) -> str:
-    """The store size over a measurement's runs (the first run's start to the last run's end)."""
-    return f"{t['store_from']:,} -> {t['store_to']:,}" if "store_to" in t else f"from {t['store_from']:,}"
-
-
-def _span(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """The store range of several runs' measurements (see `_store_range`)."""
-    span = {"store_from": min(t["store_from"] for t in items)}
-    if all("store_to" in t for t in items):
-        span["store_to"] = max(t["store_to"] for t in items)
-    return span
+def _store_range(start: int, end: int | None) -> str:
+    """The store size over a measurement's runs (the first run's start to the last run's end;
+    results written before `store_to` was recorded have the start only)."""
+    return f"{start:,} -> {end:,}" if end is not None else f"from {start:,}"
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -955,7 +948,7 @@ def markdown(results: dict[str, Any]) -> str:
     for t in results["throughput"]:
         out.append(f"| {t['size']} | {t['batch']} | {t['concurrency']} | {t['median']:,} | "
                    f"{', '.join(format(x, ',') for x in t['runs'])} | {t['request_ms']} | {t.get('server_cpu_ms', '')} | "
-                   f"{_store_range(t)} |")
+                   f"{_store_range(t['store_from'], t.get('store_to'))} |")
     for f in results.get("floor", []):
         out.append(f"| {f['size']} | (GET /xapi/about: no auth, no database) | {f['concurrency']} | "
                    f"{f['requests_per_s']:,} requests/s | | | | |")
@@ -998,9 +991,10 @@ def combine(paths: list[Path]) -> str:
         same = [t for r in runs for t in r["throughput"] if (t["size"], t["batch"], t["concurrency"]) == (size, batch, conc)]
         vals = [t["median"] for t in same]
         cpu = [t["server_cpu_ms"] for t in same if "server_cpu_ms" in t]
+        ends = sorted(t["store_to"] for t in same if "store_to" in t)
         out.append(f"| {size} | {batch} | {conc} | {round(statistics.median(vals)):,} | {', '.join(format(v, ',') for v in vals)} | "
                    f"{format(statistics.median(cpu), '.2f') if cpu else ''} | "
-                   f"{_store_range(_span(same))} |")
+                   f"{_store_range(min(t['store_from'] for t in same), ends[-1] if len(ends) == len(same) else None)} |")
     for load in [x for r in runs for x in r["load"]]:
         out.append(f"| {load['from']:,} -> {load['to']:,} (load) | 1000 | | {load['rate']:,} | | | |")
     for conc in sorted({f["concurrency"] for r in runs for f in r.get("floor", [])}):
