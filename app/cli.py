@@ -72,7 +72,7 @@ def serve(
     """Run the HTTP service (uvicorn). The embedded SQLite database is upgraded automatically."""
     import uvicorn
 
-    from app.core import balancing
+    from app.core import balancing, recycling
 
     settings = _settings()
     url = settings.resolved_database_url
@@ -88,6 +88,9 @@ def serve(
         for stale in metrics_dir.glob("*.db"):
             stale.unlink()
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
+    if workers > 1:
+        # uvicorn's supervisor replaces a worker that ends: the workers may recycle themselves.
+        os.environ[recycling.SUPERVISED_ENV] = "1"
     board = None
     if workers > 1 and balance:
         try:

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         "are commits (app.core.checkpointer); 0: the committing connection checkpoints (SQLite's default)"
     )
 
+    worker_recycle_statements: int = Field(
+        default=300_000, ge=0, description="`rmtc serve --workers N` (N > 1): a worker ends after writing about this "
+        "many xAPI statements (+-25%) and a new one takes its place, one at a time (app.core.recycling); 0: never"
+    )
+
     # Base URL the API is reached at (used in links such as `next` and xAPI `more`).
     public_base_url: str = "http://127.0.0.1:8000"
 

@@ -15,6 +15,7 @@ from app.core.db import is_sqlite_file, make_engine, make_session_factory, writi
 from app.core.group_commit import GroupCommit
 from app.core.metrics import Metrics
 from app.core.passwords import PasswordHashing
+from app.core.recycling import Recycler, for_worker
 from app.core.storage import Storage, make_storage
 from app.core.tokens import TokenSigner, load_or_create_private_key
 from app.core.writelock import WriteLock, for_sqlite_url
@@ -34,6 +35,7 @@ class Runtime:
     write_lock: WriteLock | None = None  # SQLite: taken by the service's writing transactions
     checkpointer: WalCheckpointer | None = None  # SQLite file: WAL checkpoints in the background
     import_worker: Any = None  # the package import worker of this process, once started
+    recycler: Recycler | None = None  # ends this worker after many statements (`rmtc serve --workers N`)
 
     @classmethod
     def build(cls, settings: Settings, *, metrics: Metrics | None = None) -> Runtime:
@@ -69,6 +71,7 @@ class Runtime:
             signer=TokenSigner(settings, load_or_create_private_key(settings)),
             passwords=PasswordHashing(settings),
             metrics=metrics or Metrics(),
+            recycler=for_worker(settings.worker_recycle_statements, settings.data_dir),
         )
 
     def close(self) -> None:

@@ -287,6 +287,7 @@ class _StatementsWrite:
         now = statements.next_stored(session, len(self.prepared))
         ids = statements.store(session, self.auth, self.prepared, base_url=self.rt.settings.public_base_url, now=now,
                                ready=self.ready)
+        _written(self.rt, len(ids))
         return self.respond(ids)
 
     @staticmethod
@@ -299,11 +300,18 @@ class _StatementsWrite:
         results = statements.store_batches(session, [(w.auth, w.prepared) for w in writes],
                                            base_url=writes[0].rt.settings.public_base_url, now=now,
                                            ready=[w.ready for w in writes])
+        _written(writes[0].rt, sum(len(ids) for ids in results))
         return [w.respond(ids) for w, ids in zip(writes, results)]
 
 
 class _NotCombined(Exception):
     pass
+
+
+def _written(rt: Runtime, count: int) -> None:
+    """Count statements toward this worker's recycling (see app.core.recycling)."""
+    if rt.recycler is not None:
+        rt.recycler.add(count)
 
 
 STATEMENT_PARAMS = {"statementId", "voidedStatementId", "agent", "verb", "activity", "registration", "related_activities",

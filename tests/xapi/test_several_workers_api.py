@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -29,15 +30,37 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _children(pid: int) -> list[int]:
+def _cmdline(pid: int) -> str:
     try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return f"{pid} gone"
+
+
+def _children(pid: int) -> list[int]:
+    """The worker processes of `rmtc serve` (not multiprocessing's resource tracker, which starts
+    with the first worker that replaces another)."""
+    try:
+        pids = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+    return [p for p in pids if "spawn_main" in _cmdline(p)]
 
 
-@pytest.fixture
-def two_workers(settings, lrs, tmp_path):
+def _stored_ids(url: str, headers, *, limit: int = 500) -> list[str]:
+    """Every statement's id, in `stored` order (paging through `more`)."""
+    stored, more = [], f"/xapi/statements?ascending=true&format=ids&limit={limit}"
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        while more:
+            page = client.get(more).json()
+            stored += [s["id"] for s in page["statements"]]
+            more = page["more"]
+    return stored
+
+
+@contextmanager
+def _serve(settings, lrs, tmp_path, **extra_env: str):
+    """`rmtc serve --workers 2` on the test's database; checks its log for server errors at the end."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RMTC_")}
@@ -45,7 +68,8 @@ def two_workers(settings, lrs, tmp_path):
                RMTC_DATABASE_URL=settings.database_url, RMTC_PUBLIC_BASE_URL=settings.public_base_url,
                RMTC_PACKAGE_WORKER_ENABLED="false", RMTC_ASSESSMENT_SWEEP_SECONDS="0", RMTC_LOG_JSON="true",
                TMPDIR=str(tmp_path),  # where the accept board goes
-               RMTC_ACCEPT_GRACE_MS="1000")  # exact spreads even when the test machine is busy
+               RMTC_ACCEPT_GRACE_MS="1000",  # exact spreads even when the test machine is busy
+               **extra_env)
     log = tmp_path / "server.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -74,6 +98,12 @@ def two_workers(settings, lrs, tmp_path):
     assert not [s for s in statuses if isinstance(s, int) and s >= 500], "server errors (5xx, also 503 busy) in the log"
 
 
+@pytest.fixture
+def two_workers(settings, lrs, tmp_path):
+    with _serve(settings, lrs, tmp_path) as served:
+        yield served
+
+
 def test_two_worker_processes_store_concurrent_writes_once_each_in_order(two_workers):
     url, headers, proc, processes = two_workers
     writers, per_writer, batch = 8, 15, 40
@@ -96,12 +126,7 @@ def test_two_worker_processes_store_concurrent_writes_once_each_in_order(two_wor
         list(pool.map(writer, range(writers)))
     # Everything once, in `stored` order: a writer waits for each answer, so its statements are
     # stored after each other whichever process wrote them.
-    stored, more = [], "/xapi/statements?ascending=true&format=ids&limit=97"
-    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
-        while more:
-            page = client.get(more).json()
-            stored += [s["id"] for s in page["statements"]]
-            more = page["more"]
+    stored = _stored_ids(url, headers, limit=97)
     expected = [i for ids in sent for i in ids]
     assert len(stored) == len(expected) == writers // 2 * per_writer * (batch + 1)
     assert sorted(stored) == sorted(expected)
@@ -137,3 +162,39 @@ def test_new_connections_are_balanced_over_the_workers_and_the_board_is_removed_
     os.kill(proc.pid, signal.SIGTERM)
     proc.wait(30)
     assert not path.exists()
+
+
+def test_a_worker_recycles_itself_after_its_statements_while_the_other_serves(settings, lrs, tmp_path):
+    with _serve(settings, lrs, tmp_path, RMTC_WORKER_RECYCLE_STATEMENTS="300") as (url, headers, proc, first):
+        writers, per_writer, batch = 4, 30, 20
+        sent: list[list[str]] = [[] for _ in range(writers)]
+        seen: set[int] = set(first)
+
+        def writer(number: int) -> None:
+            for _ in range(per_writer):
+                body = [statement(id=new_id()) for _ in range(batch)]
+                # A new connection per batch: a worker that recycles closes its idle keep-alive
+                # connections, which a client would have to retry on (see app.core.recycling).
+                r = httpx.post(url + "/xapi/statements", json=body, headers={**headers, "Connection": "close"}, timeout=60)
+                assert r.status_code == 200, r.text
+                assert r.json() == [s["id"] for s in body]
+                sent[number].extend(r.json())
+                seen.update(_children(proc.pid))
+
+        with ThreadPoolExecutor(writers) as pool:
+            list(pool.map(writer, range(writers)))
+        # 2,400 statements, ~1,200 a worker against a limit of 225-375: one worker recycled (the
+        # other waits 30 s after it), and a new process took its place.
+        deadline = time.monotonic() + 30
+        while len(_children(proc.pid)) != 2 or set(_children(proc.pid)) == set(first):
+            assert time.monotonic() < deadline, f"no new worker: {[_cmdline(p) for p in _children(proc.pid)]}"
+            time.sleep(0.1)
+        now = _children(proc.pid)
+        assert len(seen) >= 3
+        assert len(set(now) & set(first)) == 1  # one at a time: the other one still serves
+        recycled_at = float((settings.data_dir / "worker-recycle.lock").read_text())
+        assert 0 <= time.time() - recycled_at < 120
+        stored = _stored_ids(url, headers)
+        expected = [i for ids in sent for i in ids]
+        assert len(stored) == len(expected) == writers * per_writer * batch
+        assert sorted(stored) == sorted(expected)
