@@ -94,7 +94,9 @@ class Recycler:
         except ValueError:
             last = 0.0
         now = time.time()
-        if 0 <= now - last < self.spacing:
+        # Either way: the time is written rounded to the millisecond, so it may read as a little
+        # in the future.
+        if abs(now - last) < self.spacing:
             os.close(fd)  # releases the lock
             return False
         os.ftruncate(fd, 0)

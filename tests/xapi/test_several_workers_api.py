@@ -18,6 +18,7 @@ import httpx
 import orjson
 import pytest
 
+from app.core import recycling
 from app.core.balancing import LoadBoard
 from tests.xapi.conftest import new_id, statement
 
@@ -192,7 +193,7 @@ def test_a_worker_recycles_itself_after_its_statements_while_the_other_serves(se
         now = _children(proc.pid)
         assert len(seen) >= 3
         assert len(set(now) & set(first)) == 1  # one at a time: the other one still serves
-        recycled_at = float((settings.data_dir / "worker-recycle.lock").read_text())
+        recycled_at = float((settings.data_dir / recycling.LOCK_NAME).read_text())
         assert 0 <= time.time() - recycled_at < 120
         stored = _stored_ids(url, headers)
         expected = [i for ids in sent for i in ids]
