@@ -108,7 +108,9 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            loop="app.core.balancing:balanced_loop" if board is not None else "auto",
+            # With several workers, always: the workers drain before they recycle (and balance
+            # their accepts unless --no-balance).
+            loop="app.core.balancing:balanced_loop" if workers > 1 else "auto",
             proxy_headers=forwarded_allow_ips is not None,
             forwarded_allow_ips=forwarded_allow_ips,
             timeout_graceful_shutdown=20,

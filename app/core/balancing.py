@@ -16,11 +16,20 @@ less-loaded one checks every millisecond, for up to 4 ms, whether it was taken; 
 waiting and no worker has accepted anything meanwhile (the less-loaded one is held up), it takes
 it: balancing can delay a connection by a few milliseconds but never strand it.
 
+A worker that is to end (recycling, app.core.recycling) first drains: `drain_then` stops its
+accepting (the others take every new connection), lets each connection it has finish the request
+it is on or send its next one within a second, closes it after that response, and only then has
+uvicorn shut the worker down. uvicorn's own shutdown closes at once every connection without a
+request in progress, including one accepted a moment ago whose request has not been read yet and
+a keep-alive one whose client is sending its next request: those clients get no response at all.
+
 It is wired in through uvicorn's own extension point, a custom event loop (`loop=` accepts an
 import string): `balanced_loop` makes uvicorn's usual loop (uvloop where installed) whose
 `create_server(sock=...)` - the call every uvicorn worker makes for the shared socket - returns an
 `Acceptor` instead of a plain server. `rmtc serve` creates the board and names it in
-`RMTC_ACCEPT_BOARD` for its workers; without that variable the loop is uvicorn's unchanged.
+`RMTC_ACCEPT_BOARD` for its workers (with `--no-balance` the acceptor takes every connection it
+can, as uvicorn's server would, and still drains); without that variable, or outside
+`rmtc serve --workers N`, the loop is uvicorn's unchanged.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import select
 import socket
 import struct
 import tempfile
+import termios
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,6 +54,8 @@ from typing import Any
 logger = logging.getLogger("rmtc.serve")
 
 BOARD_ENV = "RMTC_ACCEPT_BOARD"
+# Set by `rmtc serve` for the worker processes when it runs several (as app.core.recycling reads it).
+SUPERVISED_ENV = "RMTC_SUPERVISED_WORKERS"
 # open connections, connections accepted so far, heartbeat (CLOCK_MONOTONIC, shared by all processes)
 _SLOT = struct.Struct("<qqd")
 HEARTBEAT = 0.25  # seconds between a worker's writes of its slot (while its event loop runs)
@@ -54,6 +66,11 @@ _GRACE_STEP = 0.001
 STALE = 1.0  # a slot whose heartbeat is older belongs to a worker that is gone or hung
 # Resource shortages on accept: back off instead of spinning (asyncio does the same).
 _ACCEPT_BACKOFF_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+# Draining: how long a connection without a request is waited for (for its next request), how
+# long a drain lasts at most (then uvicorn's graceful shutdown takes over), how often it looks.
+IDLE_WAIT = 1.0
+DRAIN_LIMIT = 15.0
+_DRAIN_STEP = 0.005
 
 
 class LoadBoard:
@@ -139,6 +156,25 @@ class LoadBoard:
         os.close(self._fd)
 
 
+class Unbalanced:
+    """The board of a worker that takes every connection it can (`rmtc serve --no-balance`)."""
+
+    def least_loaded(self, connections: int) -> bool:
+        return True
+
+    def publish(self, connections: int, accepted: int = 0) -> None:
+        pass
+
+    def accepted(self) -> int:
+        return 0
+
+    def release(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class Acceptor:
     """Accepts connections on a shared listening socket for one worker, balancing by the board.
 
@@ -146,27 +182,59 @@ class Acceptor:
     and `wait_closed()` on it."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
-                 protocol_factory: Callable[[], asyncio.Protocol], board: LoadBoard, backlog: int = 100,
-                 grace: float = GRACE_MS / 1000) -> None:
+                 protocol_factory: Callable[[], asyncio.Protocol], board: LoadBoard | Unbalanced,
+                 backlog: int = 100, grace: float = GRACE_MS / 1000) -> None:
         self._loop = loop
         self._grace = grace
         self._sock = sock
         self._factory = protocol_factory
         self._board = board
         self._open = 0
+        self._connections: set[_Counted] = set()
+        self.draining = False
         self._wake: asyncio.Future[str] | None = None
         sock.setblocking(False)
         sock.listen(backlog)
         self._task: asyncio.Task[None] | None = loop.create_task(self._run())
         self._beat = loop.call_later(HEARTBEAT, self._heartbeat)
+        _acceptors.append(self)
 
     def close(self) -> None:
+        self._stop_accepting()
+        if self in _acceptors:
+            _acceptors.remove(self)
+
+    def _stop_accepting(self) -> None:
         self._beat.cancel()
         if self._task is not None:
             self._task.cancel()
             # Now, while the socket is open: uvicorn closes it before the task sees the cancel.
             self._loop.remove_reader(self._sock.fileno())
-        self._board.release()
+        self._board.release()  # the others stop leaving connections to this worker
+
+    async def drain(self) -> None:
+        """Stop accepting, then close every connection after the request it is on or is about
+        to send. Each request in progress, and each that arrives from now on, is answered with
+        `Connection: close` (uvicorn then closes the connection). A connection without one (new,
+        or idle between keep-alive requests) gets `IDLE_WAIT` seconds from when the drain first
+        sees it idle to send a request and is closed if nothing arrives. Returns when every
+        connection this worker accepted is closed."""
+        self._stop_accepting()
+        self.draining = True
+        for connection in list(self._connections):
+            connection.close_after_response()
+        idle_since: dict[_Counted, float] = {}
+        asked: set[_Counted] = set()
+        while self._open > 0:
+            now = self._loop.time()
+            for connection in list(self._connections):
+                if connection in asked or connection.busy() or _unread(connection.protocol):
+                    continue  # it closes after its response, or a request is on its way
+                since = idle_since.setdefault(connection, now)
+                if connection.received <= since and now - since >= IDLE_WAIT:
+                    asked.add(connection)
+                    connection.shutdown()
+            await asyncio.sleep(_DRAIN_STEP)
 
     async def wait_closed(self) -> None:
         if self._task is not None:
@@ -248,7 +316,8 @@ class Acceptor:
             conn.close()
             counted.closed()
 
-    def _closed(self) -> None:
+    def _closed(self, counted: _Counted) -> None:
+        self._connections.discard(counted)
         self._open -= 1
         self._board.publish(self._open)
         if self._wake is not None:
@@ -256,28 +325,105 @@ class Acceptor:
 
 
 class _Counted:
-    """Tells the acceptor, exactly once, that a connection it accepted is gone."""
+    """One connection an acceptor accepted: tells the acceptor, exactly once, that it is gone, and
+    notes when its client last sent something (for draining)."""
 
-    __slots__ = ("_acceptor", "_done")
+    __slots__ = ("_acceptor", "_done", "_clock", "received", "protocol")
 
     def __init__(self, acceptor: Acceptor) -> None:
         self._acceptor = acceptor
         self._done = False
+        self._clock = acceptor._loop.time
+        self.received = float("-inf")  # when its client last sent something (event loop time)
+        self.protocol: asyncio.Protocol | None = None
 
     def wrap(self, protocol: asyncio.Protocol) -> asyncio.Protocol:
-        lost = protocol.connection_lost
+        lost, received = protocol.connection_lost, protocol.data_received
 
         def connection_lost(exc: Exception | None) -> None:
             self.closed()
             lost(exc)
 
+        def data_received(data: bytes) -> None:
+            self.received = self._clock()
+            received(data)
+            if self._acceptor.draining:
+                self.close_after_response()  # a request that has just arrived
+
+        # Set before the transport is made: uvloop binds the protocol's methods then.
         protocol.connection_lost = connection_lost  # type: ignore[method-assign]
+        protocol.data_received = data_received  # type: ignore[method-assign]
+        self.protocol = protocol
+        self._acceptor._connections.add(self)
         return protocol
+
+    def busy(self) -> bool:
+        """Whether a request is in progress. Read from uvicorn's protocols, which keep the
+        current request's `cycle` (None before the first request)."""
+        cycle = getattr(self.protocol, "cycle", None)
+        return cycle is not None and not getattr(cycle, "response_complete", True)
+
+    def close_after_response(self) -> None:
+        """Have the request in progress, if any, answered with `Connection: close`."""
+        if self.busy():
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """uvicorn's protocols close an idle connection at once and one with a request in
+        progress after its response; any other protocol is closed."""
+        shutdown = getattr(self.protocol, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        elif (transport := getattr(self.protocol, "transport", None)) is not None:
+            transport.close()
 
     def closed(self) -> None:
         if not self._done:
             self._done = True
-            self._acceptor._closed()
+            self._acceptor._closed(self)
+
+
+def _unread(protocol: asyncio.Protocol | None) -> int:
+    """Bytes received on the protocol's socket that the event loop has not read yet (0 once it
+    is closed)."""
+    transport = getattr(protocol, "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    try:
+        fd = sock.fileno() if sock is not None else -1
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0] if fd >= 0 else 0
+    except (OSError, ValueError):
+        return 0
+
+
+# Acceptors of this process (one per listening socket), for draining.
+_acceptors: list[Acceptor] = []
+_draining: set[asyncio.Task[None]] = set()
+
+
+def drain_then(end: Callable[[], None], limit: float = DRAIN_LIMIT) -> None:
+    """Drain this worker's acceptors (`Acceptor.drain`, at most `limit` seconds), then call `end`
+    on the event loop. Callable from any thread; without acceptors (a worker whose loop is
+    uvicorn's own), `end` is called at once."""
+    acceptors = list(_acceptors)
+    if not acceptors:
+        end()
+        return
+    loop = acceptors[0]._loop
+
+    async def drain() -> None:
+        try:
+            await asyncio.wait_for(asyncio.gather(*(acceptor.drain() for acceptor in acceptors)), limit)
+        except TimeoutError:
+            logger.warning("connections still open after %.0f s of draining: shutting down anyway", limit)
+        finally:
+            end()
+
+    def start() -> None:
+        task = loop.create_task(drain())
+        _draining.add(task)
+        task.add_done_callback(_draining.discard)
+
+    loop.call_soon_threadsafe(start)
 
 
 def _settle(future: asyncio.Future[str], value: str) -> None:
@@ -303,6 +449,9 @@ class _BalancingLoop:
                 return Acceptor(self, sock, protocol_factory, board, backlog, _grace())  # type: ignore[arg-type]
             board.close()
             logger.warning("every slot of the accept board %s is taken: accepting unbalanced", path)
+            return Acceptor(self, sock, protocol_factory, Unbalanced(), backlog)  # type: ignore[arg-type]
+        if sock is not None and ssl is None and os.environ.get(SUPERVISED_ENV) == "1":
+            return Acceptor(self, sock, protocol_factory, Unbalanced(), backlog)  # type: ignore[arg-type]
         return await super().create_server(  # type: ignore[misc]
             protocol_factory, host, port, sock=sock, ssl=ssl, backlog=backlog, **kwargs)
 

@@ -6,8 +6,10 @@ of 1000, batches of 100 cost it ~16% more CPU (docs/benchmarks.md; the cause was
 is not SQLite's connection state). Like gunicorn's `max_requests`, a worker of `rmtc serve
 --workers N` (N > 1) therefore ends itself after `RMTC_WORKER_RECYCLE_STATEMENTS` statements
 (+-25% at random, so that the workers do not reach it together): it asks uvicorn to shut it down
-gracefully (SIGTERM to itself: no new connections, requests in flight are answered, the writer
-commits what it has) and uvicorn's supervisor starts a new worker in its place.
+gracefully and uvicorn's supervisor starts a new worker in its place. The worker first drains
+(app.core.balancing.drain_then): it stops accepting, answers the requests its connections are on
+or are sending and closes each connection after its response (idle keep-alive ones at once);
+then SIGTERM to itself has uvicorn shut it down (the writer commits what it has).
 
 One worker recycles at a time: the one that does holds a lock file until its process ends, and
 the next one waits `spacing` seconds after that (its replacement's start-up), so the others keep
@@ -25,6 +27,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from app.core import balancing
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
@@ -34,7 +38,7 @@ log = logging.getLogger("rmtc.serve")
 
 # Set by `rmtc serve` for its worker processes when it runs several (uvicorn's supervisor
 # replaces a worker that ends); a single process never recycles itself.
-SUPERVISED_ENV = "RMTC_SUPERVISED_WORKERS"
+SUPERVISED_ENV = balancing.SUPERVISED_ENV
 LOCK_NAME = "worker-recycle.lock"
 
 
@@ -42,11 +46,15 @@ def _terminate() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _drain_and_terminate() -> None:
+    balancing.drain_then(_terminate)
+
+
 class Recycler:
     """Counts the statements a worker writes (`add`) and ends the worker once past its limit."""
 
     def __init__(self, limit: int, lock_path: Path | None, *, spacing: float = 30.0,
-                 end: Callable[[], None] = _terminate, rng: random.Random | None = None):
+                 end: Callable[[], None] = _drain_and_terminate, rng: random.Random | None = None):
         rng = rng or random.Random()
         self.limit = int(limit * rng.uniform(0.75, 1.25)) if limit > 0 and lock_path is not None else 0
         self.lock_path = lock_path

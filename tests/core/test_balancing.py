@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import socket
 import time
 
@@ -99,6 +100,32 @@ def test_without_a_board_the_loop_serves_a_socket_as_usual(tmp_path, monkeypatch
         loop.run_until_complete(server.wait_closed())
     finally:
         loop.close()
+
+
+class _Quiet(asyncio.Protocol):
+    pass  # (asyncio.Protocol itself has __slots__: the acceptor sets methods on its protocols)
+
+
+def test_a_supervised_worker_without_a_board_accepts_unbalanced_through_an_acceptor(monkeypatch):
+    # `rmtc serve --workers N --no-balance`: no board, but the worker must still be able to drain.
+    monkeypatch.delenv(balancing.BOARD_ENV, raising=False)
+    monkeypatch.setenv(balancing.SUPERVISED_ENV, "1")
+    loop = balancing.balanced_loop()
+    sock = socket.create_server(("127.0.0.1", 0))
+    try:
+        server = loop.run_until_complete(loop.create_server(_Quiet, sock=sock))
+        assert isinstance(server, balancing.Acceptor)
+        assert balancing._acceptors == [server]
+        client = socket.create_connection(sock.getsockname(), timeout=5)
+        loop.run_until_complete(asyncio.sleep(0.2))
+        assert server._open == 1  # taken without a board to ask
+        client.close()
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+        assert balancing._acceptors == []
+    finally:
+        loop.close()
+        sock.close()
 
 
 # Worker processes on one socket --------------------------------------------------------------
@@ -212,3 +239,126 @@ def test_the_grace_period_comes_from_the_environment_and_bad_values_keep_the_def
     else:
         monkeypatch.setenv(balancing.GRACE_ENV, value)
     assert balancing._grace() == pytest.approx(seconds)
+
+
+# Draining a worker before it ends ---------------------------------------------------------------
+
+async def _drain_app(scope, receive, send) -> None:
+    """/slow answers after 1.5 s; /drain starts draining this worker (then SIGTERM, as recycling
+    does); every answer names the path and the process."""
+    if scope["path"] == "/slow":
+        await asyncio.sleep(1.5)
+    if scope["path"] == "/drain":
+        balancing.drain_then(lambda: os.kill(os.getpid(), signal.SIGTERM))
+    body = f"{scope['path']} {os.getpid()}".encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _uvicorn_worker(sock: socket.socket) -> None:
+    import uvicorn
+
+    os.environ[balancing.SUPERVISED_ENV] = "1"  # no board: an unbalanced acceptor, as with --no-balance
+    config = uvicorn.Config(_drain_app, loop="app.core.balancing:balanced_loop", lifespan="off",
+                            log_level="warning", timeout_graceful_shutdown=20)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _request(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode()
+
+
+def _response(conn: socket.socket) -> tuple[str, bytes]:
+    """One response read from `conn`: its head (lower case) and body ("" and b"" when the server
+    closes the connection without one)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return "", b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        assert chunk, "closed in the middle of a response"
+        body += chunk
+    return head.decode().lower(), body
+
+
+def _closed(conn: socket.socket) -> bool:
+    try:
+        return conn.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_a_draining_worker_answers_what_its_connections_send_then_closes_them_and_takes_no_new_ones():
+    sock = socket.create_server(("127.0.0.1", 0))
+    address = sock.getsockname()
+    proc = SPAWN.Process(target=_uvicorn_worker, args=(sock,))
+    proc.start()
+    connections: list[socket.socket] = []
+
+    def connect() -> socket.socket:
+        conn = socket.create_connection(address, timeout=30)
+        connections.append(conn)
+        return conn
+
+    try:
+        keep_alive = connect()  # between requests when the drain begins, sends another during it
+        keep_alive.sendall(_request("/ok"))
+        head, body = _response(keep_alive)
+        assert head.startswith("http/1.1 200") and body.startswith(b"/ok ")
+        pid = int(body.split()[1])
+        silent = connect()  # new, sends nothing at all
+        late = connect()  # new, sends its request only after the drain has begun
+        slow = connect()  # a request in progress during the drain
+        slow.sendall(_request("/slow"))
+        time.sleep(0.3)
+        control = connect()  # starts the drain, then sends nothing more
+        control.sendall(_request("/drain"))
+        head, body = _response(control)
+        assert body == f"/drain {pid}".encode()
+        began = time.monotonic()
+        time.sleep(0.3)
+        # uvicorn's shutdown alone would close these two without an answer.
+        for conn, path in ((keep_alive, "/again"), (late, "/late")):
+            conn.sendall(_request(path))
+            head, body = _response(conn)
+            assert head.startswith("http/1.1 200") and body == f"{path} {pid}".encode()
+            assert "connection: close" in head
+            conn.settimeout(5)
+            assert _closed(conn)  # after that response
+        # A connection made during the drain waits in the listening socket's queue: this worker
+        # does not take it (the other workers would).
+        newcomer = connect()
+        newcomer.sendall(_request("/new"))
+        newcomer.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            newcomer.recv(1)
+        for conn in (control, silent):  # nothing sent for a second: closed
+            conn.settimeout(5)
+            assert _closed(conn)
+            assert time.monotonic() - began >= 0.9
+        assert proc.is_alive()  # still serving /slow
+        head, body = _response(slow)
+        assert body == f"/slow {pid}".encode() and "connection: close" in head and _closed(slow)
+        proc.join(30)
+        # The drain ended in SIGTERM: uvicorn shut down, then re-raised the signal it had caught.
+        assert proc.exitcode == -signal.SIGTERM
+    finally:
+        for conn in connections:
+            conn.close()
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        sock.close()
+
+
+def test_without_an_acceptor_the_end_is_called_at_once(monkeypatch):
+    monkeypatch.setattr(balancing, "_acceptors", [])
+    ended = []
+    balancing.drain_then(lambda: ended.append(True))
+    assert ended == [True]
