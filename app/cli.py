@@ -114,6 +114,7 @@ def serve(
             proxy_headers=forwarded_allow_ips is not None,
             forwarded_allow_ips=forwarded_allow_ips,
             timeout_graceful_shutdown=20,
+            ws="none",  # no WebSocket routes; an upgrade would hand the connection to another protocol
             log_config=None,
             access_log=False,
         )

@@ -27,9 +27,9 @@ It is wired in through uvicorn's own extension point, a custom event loop (`loop
 import string): `balanced_loop` makes uvicorn's usual loop (uvloop where installed) whose
 `create_server(sock=...)` - the call every uvicorn worker makes for the shared socket - returns an
 `Acceptor` instead of a plain server. `rmtc serve` creates the board and names it in
-`RMTC_ACCEPT_BOARD` for its workers (with `--no-balance` the acceptor takes every connection it
-can, as uvicorn's server would, and still drains); without that variable, or outside
-`rmtc serve --workers N`, the loop is uvicorn's unchanged.
+`RMTC_ACCEPT_BOARD` for its workers. With `--no-balance` (no board) a worker of `rmtc serve
+--workers N` gets the loop's own server wrapped in a `Listener`, which counts its connections so
+that it can drain too; outside `rmtc serve --workers N` the loop is uvicorn's unchanged.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ _ACCEPT_BACKOFF_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOME
 # long a drain lasts at most (then uvicorn's graceful shutdown takes over), how often it looks.
 IDLE_WAIT = 1.0
 DRAIN_LIMIT = 15.0
-_DRAIN_STEP = 0.005
+_DRAIN_STEP = 0.02
 
 
 class LoadBoard:
@@ -156,53 +156,81 @@ class LoadBoard:
         os.close(self._fd)
 
 
-class Unbalanced:
-    """The board of a worker that takes every connection it can (`rmtc serve --no-balance`)."""
+class Connections:
+    """The connections one worker accepted on its listening socket: counted, and drained when
+    the worker is to end (`drain`). Base of `Acceptor` (balanced accepts) and `Listener` (the
+    loop's own server, `--no-balance`); both stand in for the `asyncio.Server` uvicorn keeps
+    for the socket, on which uvicorn only calls `close()` and `wait_closed()`."""
 
-    def least_loaded(self, connections: int) -> bool:
-        return True
-
-    def publish(self, connections: int, accepted: int = 0) -> None:
-        pass
-
-    def accepted(self) -> int:
-        return 0
-
-    def release(self) -> None:
-        pass
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._open = 0  # accepted and not closed yet (including those whose protocol is not made yet)
+        self._connections: set[_Counted] = set()
+        self.draining = False
+        _registry.append(self)
 
     def close(self) -> None:
-        pass
+        self._stop_accepting()
+        if self in _registry:
+            _registry.remove(self)
+
+    def _stop_accepting(self) -> None:
+        raise NotImplementedError
+
+    def _closed(self, counted: _Counted) -> None:
+        self._connections.discard(counted)
+        self._open -= 1
+
+    async def drain(self) -> int:
+        """Stop accepting, then close every connection after the request it is on or is about
+        to send; return how many were open. A request arriving from now on, and one in progress
+        whose response has not started, is answered with `Connection: close` (uvicorn then
+        closes the connection). A connection without a request in progress (new, between
+        keep-alive requests, or whose response was already under way) gets `IDLE_WAIT` seconds
+        from the drain's start or from the last bytes it sent, whichever is later, to send a
+        request, and is closed if it sends none. Pipelined requests behind the one answered with
+        `Connection: close` are not answered (HTTP has the client send them again). Returns when
+        every connection this worker accepted is closed."""
+        self._stop_accepting()
+        self.draining = True
+        total = self._open
+        for connection in list(self._connections):
+            connection.close_after_response()
+        started = self._loop.time()
+        asked: set[_Counted] = set()
+        while True:
+            now = self._loop.time()
+            open_ = self._open - len(self._connections)  # accepted, protocol not made yet
+            for connection in list(self._connections):
+                if connection.closing():
+                    continue
+                open_ += 1
+                if connection in asked or connection.busy() or connection.unread():
+                    continue  # it closes after its response, or a request is on its way
+                if now - max(started, connection.received) >= IDLE_WAIT:
+                    asked.add(connection)
+                    connection.shutdown()
+            if not open_:
+                return total
+            await asyncio.sleep(_DRAIN_STEP)
 
 
-class Acceptor:
-    """Accepts connections on a shared listening socket for one worker, balancing by the board.
-
-    Stands in for the `asyncio.Server` uvicorn keeps for the socket: uvicorn only calls `close()`
-    and `wait_closed()` on it."""
+class Acceptor(Connections):
+    """Accepts connections on a shared listening socket for one worker, balancing by the board."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
-                 protocol_factory: Callable[[], asyncio.Protocol], board: LoadBoard | Unbalanced,
+                 protocol_factory: Callable[[], asyncio.Protocol], board: LoadBoard,
                  backlog: int = 100, grace: float = GRACE_MS / 1000) -> None:
-        self._loop = loop
+        super().__init__(loop)
         self._grace = grace
         self._sock = sock
         self._factory = protocol_factory
         self._board = board
-        self._open = 0
-        self._connections: set[_Counted] = set()
-        self.draining = False
         self._wake: asyncio.Future[str] | None = None
         sock.setblocking(False)
         sock.listen(backlog)
         self._task: asyncio.Task[None] | None = loop.create_task(self._run())
         self._beat = loop.call_later(HEARTBEAT, self._heartbeat)
-        _acceptors.append(self)
-
-    def close(self) -> None:
-        self._stop_accepting()
-        if self in _acceptors:
-            _acceptors.remove(self)
 
     def _stop_accepting(self) -> None:
         self._beat.cancel()
@@ -211,30 +239,6 @@ class Acceptor:
             # Now, while the socket is open: uvicorn closes it before the task sees the cancel.
             self._loop.remove_reader(self._sock.fileno())
         self._board.release()  # the others stop leaving connections to this worker
-
-    async def drain(self) -> None:
-        """Stop accepting, then close every connection after the request it is on or is about
-        to send. Each request in progress, and each that arrives from now on, is answered with
-        `Connection: close` (uvicorn then closes the connection). A connection without one (new,
-        or idle between keep-alive requests) gets `IDLE_WAIT` seconds from when the drain first
-        sees it idle to send a request and is closed if nothing arrives. Returns when every
-        connection this worker accepted is closed."""
-        self._stop_accepting()
-        self.draining = True
-        for connection in list(self._connections):
-            connection.close_after_response()
-        idle_since: dict[_Counted, float] = {}
-        asked: set[_Counted] = set()
-        while self._open > 0:
-            now = self._loop.time()
-            for connection in list(self._connections):
-                if connection in asked or connection.busy() or _unread(connection.protocol):
-                    continue  # it closes after its response, or a request is on its way
-                since = idle_since.setdefault(connection, now)
-                if connection.received <= since and now - since >= IDLE_WAIT:
-                    asked.add(connection)
-                    connection.shutdown()
-            await asyncio.sleep(_DRAIN_STEP)
 
     async def wait_closed(self) -> None:
         if self._task is not None:
@@ -317,20 +321,45 @@ class Acceptor:
             counted.closed()
 
     def _closed(self, counted: _Counted) -> None:
-        self._connections.discard(counted)
-        self._open -= 1
+        super()._closed(counted)
         self._board.publish(self._open)
         if self._wake is not None:
             _settle(self._wake, "closed")
 
 
+class Listener(Connections):
+    """The loop's own server on the shared socket (accepting as uvicorn's would: `--no-balance`),
+    its connections counted so that the worker can drain."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self._server: asyncio.AbstractServer | None = None
+
+    def factory(self, protocol_factory: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
+        def made() -> asyncio.Protocol:
+            protocol = protocol_factory()
+            self._open += 1
+            return _Counted(self).wrap(protocol)
+
+        return made
+
+    def _stop_accepting(self) -> None:
+        if self._server is not None:
+            self._server.close()  # this process's copy of the socket: the other workers keep theirs
+
+    async def wait_closed(self) -> None:
+        if self._server is not None:
+            await self._server.wait_closed()
+
+
 class _Counted:
-    """One connection an acceptor accepted: tells the acceptor, exactly once, that it is gone, and
-    notes when its client last sent something (for draining)."""
+    """One connection a worker accepted: tells its `Connections`, exactly once, that it is gone,
+    notes when its client last sent something and, while the worker drains, has each request that
+    arrives answered with `Connection: close`."""
 
     __slots__ = ("_acceptor", "_done", "_clock", "received", "protocol")
 
-    def __init__(self, acceptor: Acceptor) -> None:
+    def __init__(self, acceptor: Connections) -> None:
         self._acceptor = acceptor
         self._done = False
         self._clock = acceptor._loop.time
@@ -364,18 +393,43 @@ class _Counted:
         return cycle is not None and not getattr(cycle, "response_complete", True)
 
     def close_after_response(self) -> None:
-        """Have the request in progress, if any, answered with `Connection: close`."""
-        if self.busy():
-            self.shutdown()
+        """Have the request in progress answered with `Connection: close`, unless its response
+        has started (it goes out as it began, keep-alive: the drain then treats the connection
+        as idle)."""
+        cycle = getattr(self.protocol, "cycle", None)
+        if self.busy() and not getattr(cycle, "response_started", True):
+            self.shutdown()  # uvicorn: cycle.keep_alive = False
+
+    def closing(self) -> bool:
+        transport = getattr(self.protocol, "transport", None)
+        return transport is not None and transport.is_closing()
+
+    def unread(self) -> bool:
+        """Whether bytes its client sent wait in the socket, not yet read by the event loop."""
+        transport = getattr(self.protocol, "transport", None)
+        if transport is None or transport.is_closing():
+            return False
+        sock = transport.get_extra_info("socket")
+        try:
+            buffer = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+        except (AttributeError, OSError, ValueError):
+            return False
+        return struct.unpack("i", buffer)[0] > 0
 
     def shutdown(self) -> None:
         """uvicorn's protocols close an idle connection at once and one with a request in
         progress after its response; any other protocol is closed."""
-        shutdown = getattr(self.protocol, "shutdown", None)
-        if shutdown is not None:
-            shutdown()
-        elif (transport := getattr(self.protocol, "transport", None)) is not None:
-            transport.close()
+        try:
+            shutdown = getattr(self.protocol, "shutdown", None)
+            if shutdown is not None:
+                shutdown()
+            elif (transport := getattr(self.protocol, "transport", None)) is not None:
+                transport.close()
+        except Exception:  # noqa: BLE001 - a connection in a bad state: closed without ceremony
+            logger.warning("closing a connection while draining failed; aborting it", exc_info=True)
+            transport = getattr(self.protocol, "transport", None)
+            if transport is not None:
+                transport.abort()
 
     def closed(self) -> None:
         if not self._done:
@@ -383,40 +437,34 @@ class _Counted:
             self._acceptor._closed(self)
 
 
-def _unread(protocol: asyncio.Protocol | None) -> int:
-    """Bytes received on the protocol's socket that the event loop has not read yet (0 once it
-    is closed)."""
-    transport = getattr(protocol, "transport", None)
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    try:
-        fd = sock.fileno() if sock is not None else -1
-        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0] if fd >= 0 else 0
-    except (OSError, ValueError):
-        return 0
-
-
-# Acceptors of this process (one per listening socket), for draining.
-_acceptors: list[Acceptor] = []
+# What each worker process accepts connections through (one per listening socket), for draining.
+_registry: list[Connections] = []
 _draining: set[asyncio.Task[None]] = set()
 
 
 def drain_then(end: Callable[[], None], limit: float = DRAIN_LIMIT) -> None:
-    """Drain this worker's acceptors (`Acceptor.drain`, at most `limit` seconds), then call `end`
-    on the event loop. Callable from any thread; without acceptors (a worker whose loop is
-    uvicorn's own), `end` is called at once."""
-    acceptors = list(_acceptors)
-    if not acceptors:
+    """Drain this worker's connections (`Connections.drain`, at most `limit` seconds), then call
+    `end` on the event loop. Callable from any thread; when the loop is uvicorn's own (nothing to
+    drain through), `end` is called at once."""
+    registered = list(_registry)
+    if not registered:
         end()
         return
-    loop = acceptors[0]._loop
+    loop = registered[0]._loop
 
     async def drain() -> None:
+        started = loop.time()
         try:
-            await asyncio.wait_for(asyncio.gather(*(acceptor.drain() for acceptor in acceptors)), limit)
+            closed = sum(await asyncio.wait_for(asyncio.gather(*(c.drain() for c in registered)), limit))
         except TimeoutError:
-            logger.warning("connections still open after %.0f s of draining: shutting down anyway", limit)
-        finally:
-            end()
+            logger.warning("worker %s: connections still open after %.0f s of draining; shutting down anyway",
+                           os.getpid(), limit)
+        except Exception:  # noqa: BLE001 - never left unended: shut down as uvicorn would
+            logger.exception("worker %s: draining failed; shutting down anyway", os.getpid())
+        else:
+            logger.info("worker %s drained: %s connections closed in %.2f s", os.getpid(), closed,
+                        loop.time() - started)
+        end()  # not when cancelled: the loop is ending anyway
 
     def start() -> None:
         task = loop.create_task(drain())
@@ -449,9 +497,11 @@ class _BalancingLoop:
                 return Acceptor(self, sock, protocol_factory, board, backlog, _grace())  # type: ignore[arg-type]
             board.close()
             logger.warning("every slot of the accept board %s is taken: accepting unbalanced", path)
-            return Acceptor(self, sock, protocol_factory, Unbalanced(), backlog)  # type: ignore[arg-type]
-        if sock is not None and ssl is None and os.environ.get(SUPERVISED_ENV) == "1":
-            return Acceptor(self, sock, protocol_factory, Unbalanced(), backlog)  # type: ignore[arg-type]
+        if sock is not None and os.environ.get(SUPERVISED_ENV) == "1":
+            listener = Listener(self)  # type: ignore[arg-type]
+            listener._server = await super().create_server(  # type: ignore[misc]
+                listener.factory(protocol_factory), host, port, sock=sock, ssl=ssl, backlog=backlog, **kwargs)
+            return listener
         return await super().create_server(  # type: ignore[misc]
             protocol_factory, host, port, sock=sock, ssl=ssl, backlog=backlog, **kwargs)
 

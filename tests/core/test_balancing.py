@@ -106,23 +106,26 @@ class _Quiet(asyncio.Protocol):
     pass  # (asyncio.Protocol itself has __slots__: the acceptor sets methods on its protocols)
 
 
-def test_a_supervised_worker_without_a_board_accepts_unbalanced_through_an_acceptor(monkeypatch):
-    # `rmtc serve --workers N --no-balance`: no board, but the worker must still be able to drain.
+def test_a_supervised_worker_without_a_board_serves_through_a_listener_that_counts(monkeypatch):
+    # `rmtc serve --workers N --no-balance`: the loop's own server, its connections counted so
+    # that the worker can drain.
     monkeypatch.delenv(balancing.BOARD_ENV, raising=False)
     monkeypatch.setenv(balancing.SUPERVISED_ENV, "1")
     loop = balancing.balanced_loop()
     sock = socket.create_server(("127.0.0.1", 0))
     try:
         server = loop.run_until_complete(loop.create_server(_Quiet, sock=sock))
-        assert isinstance(server, balancing.Acceptor)
-        assert balancing._acceptors == [server]
+        assert isinstance(server, balancing.Listener)
+        assert balancing._registry == [server]
         client = socket.create_connection(sock.getsockname(), timeout=5)
         loop.run_until_complete(asyncio.sleep(0.2))
-        assert server._open == 1  # taken without a board to ask
+        assert server._open == 1
         client.close()
+        loop.run_until_complete(asyncio.sleep(0.2))
+        assert server._open == 0
         server.close()
         loop.run_until_complete(server.wait_closed())
-        assert balancing._acceptors == []
+        assert balancing._registry == []
     finally:
         loop.close()
         sock.close()
@@ -244,23 +247,29 @@ def test_the_grace_period_comes_from_the_environment_and_bad_values_keep_the_def
 # Draining a worker before it ends ---------------------------------------------------------------
 
 async def _drain_app(scope, receive, send) -> None:
-    """/slow answers after 1.5 s; /drain starts draining this worker (then SIGTERM, as recycling
-    does); every answer names the path and the process."""
+    """/slow answers after 4 s; /stream sends its headers, then its body 1 s later; /drain starts
+    draining this worker (then SIGTERM, as recycling does); every answer names the path and the
+    process."""
     if scope["path"] == "/slow":
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(4)
     if scope["path"] == "/drain":
         balancing.drain_then(lambda: os.kill(os.getpid(), signal.SIGTERM))
     body = f"{scope['path']} {os.getpid()}".encode()
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    if scope["path"] == "/stream":
+        await asyncio.sleep(1)
     await send({"type": "http.response.body", "body": body})
 
 
-def _uvicorn_worker(sock: socket.socket) -> None:
+def _uvicorn_worker(sock: socket.socket, board: str | None) -> None:
     import uvicorn
 
-    os.environ[balancing.SUPERVISED_ENV] = "1"  # no board: an unbalanced acceptor, as with --no-balance
-    config = uvicorn.Config(_drain_app, loop="app.core.balancing:balanced_loop", lifespan="off",
+    os.environ[balancing.SUPERVISED_ENV] = "1"
+    if board:
+        os.environ[balancing.BOARD_ENV] = board
+    balancing.IDLE_WAIT = 2.0  # long enough for the test's requests on a busy machine
+    config = uvicorn.Config(_drain_app, loop="app.core.balancing:balanced_loop", lifespan="off", ws="none",
                             log_level="warning", timeout_graceful_shutdown=20)
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -294,10 +303,13 @@ def _closed(conn: socket.socket) -> bool:
         return True
 
 
-def test_a_draining_worker_answers_what_its_connections_send_then_closes_them_and_takes_no_new_ones():
+@pytest.mark.parametrize("balanced", [True, False], ids=["acceptor", "listener"])
+def test_a_draining_worker_answers_what_its_connections_send_then_closes_them_and_takes_no_new_ones(
+        tmp_path, balanced):
     sock = socket.create_server(("127.0.0.1", 0))
     address = sock.getsockname()
-    proc = SPAWN.Process(target=_uvicorn_worker, args=(sock,))
+    board = str(LoadBoard.create(1, tmp_path)) if balanced else None
+    proc = SPAWN.Process(target=_uvicorn_worker, args=(sock, board))
     proc.start()
     connections: list[socket.socket] = []
 
@@ -316,15 +328,21 @@ def test_a_draining_worker_answers_what_its_connections_send_then_closes_them_an
         late = connect()  # new, sends its request only after the drain has begun
         slow = connect()  # a request in progress during the drain
         slow.sendall(_request("/slow"))
+        streaming = connect()  # a response under way when the drain begins
+        streaming.sendall(_request("/stream"))
         time.sleep(0.3)
         control = connect()  # starts the drain, then sends nothing more
         control.sendall(_request("/drain"))
         head, body = _response(control)
         assert body == f"/drain {pid}".encode()
         began = time.monotonic()
+        # Its headers went out keep-alive before the drain: the response ends as it began, and
+        # the connection may still carry one more request, answered with `Connection: close`.
+        head, body = _response(streaming)
+        assert body == f"/stream {pid}".encode() and "connection: close" not in head
         time.sleep(0.3)
-        # uvicorn's shutdown alone would close these two without an answer.
-        for conn, path in ((keep_alive, "/again"), (late, "/late")):
+        # uvicorn's shutdown alone would close these three without an answer.
+        for conn, path in ((keep_alive, "/again"), (late, "/late"), (streaming, "/after")):
             conn.sendall(_request(path))
             head, body = _response(conn)
             assert head.startswith("http/1.1 200") and body == f"{path} {pid}".encode()
@@ -338,11 +356,12 @@ def test_a_draining_worker_answers_what_its_connections_send_then_closes_them_an
         newcomer.settimeout(0.5)
         with pytest.raises(TimeoutError):
             newcomer.recv(1)
-        for conn in (control, silent):  # nothing sent for a second: closed
-            conn.settimeout(5)
-            assert _closed(conn)
-            assert time.monotonic() - began >= 0.9
-        assert proc.is_alive()  # still serving /slow
+        control.settimeout(10)
+        assert _closed(control)  # it sent nothing more: closed after IDLE_WAIT (2 s)
+        assert 1.8 <= time.monotonic() - began < 3.5
+        silent.settimeout(5)
+        assert _closed(silent)
+        assert proc.is_alive()  # still serving /slow (until ~3.7 s after the drain began)
         head, body = _response(slow)
         assert body == f"/slow {pid}".encode() and "connection: close" in head and _closed(slow)
         proc.join(30)
@@ -357,8 +376,8 @@ def test_a_draining_worker_answers_what_its_connections_send_then_closes_them_an
         sock.close()
 
 
-def test_without_an_acceptor_the_end_is_called_at_once(monkeypatch):
-    monkeypatch.setattr(balancing, "_acceptors", [])
+def test_with_nothing_to_drain_the_end_is_called_at_once(monkeypatch):
+    monkeypatch.setattr(balancing, "_registry", [])
     ended = []
     balancing.drain_then(lambda: ended.append(True))
     assert ended == [True]
