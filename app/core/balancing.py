@@ -34,6 +34,7 @@ that it can drain too; outside `rmtc serve --workers N` the loop is uvicorn's un
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import errno
 import fcntl
@@ -156,7 +157,7 @@ class LoadBoard:
         os.close(self._fd)
 
 
-class Connections:
+class Connections(abc.ABC):
     """The connections one worker accepted on its listening socket: counted, and drained when
     the worker is to end (`drain`). Base of `Acceptor` (balanced accepts) and `Listener` (the
     loop's own server, `--no-balance`); both stand in for the `asyncio.Server` uvicorn keeps
@@ -174,8 +175,9 @@ class Connections:
         if self in _registry:
             _registry.remove(self)
 
+    @abc.abstractmethod
     def _stop_accepting(self) -> None:
-        raise NotImplementedError
+        """Take no more connections (the other workers take them)."""
 
     def _closed(self, counted: _Counted) -> None:
         self._connections.discard(counted)
@@ -357,12 +359,12 @@ class _Counted:
     notes when its client last sent something and, while the worker drains, has each request that
     arrives answered with `Connection: close`."""
 
-    __slots__ = ("_acceptor", "_done", "_clock", "received", "protocol")
+    __slots__ = ("_owner", "_done", "_clock", "received", "protocol")
 
-    def __init__(self, acceptor: Connections) -> None:
-        self._acceptor = acceptor
+    def __init__(self, owner: Connections) -> None:
+        self._owner = owner
         self._done = False
-        self._clock = acceptor._loop.time
+        self._clock = owner._loop.time
         self.received = float("-inf")  # when its client last sent something (event loop time)
         self.protocol: asyncio.Protocol | None = None
 
@@ -376,14 +378,14 @@ class _Counted:
         def data_received(data: bytes) -> None:
             self.received = self._clock()
             received(data)
-            if self._acceptor.draining:
+            if self._owner.draining:
                 self.close_after_response()  # a request that has just arrived
 
         # Set before the transport is made: uvloop binds the protocol's methods then.
         protocol.connection_lost = connection_lost  # type: ignore[method-assign]
         protocol.data_received = data_received  # type: ignore[method-assign]
         self.protocol = protocol
-        self._acceptor._connections.add(self)
+        self._owner._connections.add(self)
         return protocol
 
     def busy(self) -> bool:
@@ -397,7 +399,7 @@ class _Counted:
         has started (it goes out as it began, keep-alive: the drain then treats the connection
         as idle)."""
         cycle = getattr(self.protocol, "cycle", None)
-        if self.busy() and not getattr(cycle, "response_started", True):
+        if cycle is not None and not getattr(cycle, "response_started", True):
             self.shutdown()  # uvicorn: cycle.keep_alive = False
 
     def closing(self) -> bool:
@@ -407,7 +409,7 @@ class _Counted:
     def unread(self) -> bool:
         """Whether bytes its client sent wait in the socket, not yet read by the event loop."""
         transport = getattr(self.protocol, "transport", None)
-        if transport is None or transport.is_closing():
+        if transport is None or self.closing():
             return False
         sock = transport.get_extra_info("socket")
         try:
@@ -434,7 +436,7 @@ class _Counted:
     def closed(self) -> None:
         if not self._done:
             self._done = True
-            self._acceptor._closed(self)
+            self._owner._closed(self)
 
 
 # What each worker process accepts connections through (one per listening socket), for draining.

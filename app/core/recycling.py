@@ -7,9 +7,9 @@ is not SQLite's connection state). Like gunicorn's `max_requests`, a worker of `
 --workers N` (N > 1) therefore ends itself after `RMTC_WORKER_RECYCLE_STATEMENTS` statements
 (+-25% at random, so that the workers do not reach it together): it asks uvicorn to shut it down
 gracefully and uvicorn's supervisor starts a new worker in its place. The worker first drains
-(app.core.balancing.drain_then): it stops accepting, answers the requests its connections are on
-or are sending and closes each connection after its response (idle keep-alive ones at once);
-then SIGTERM to itself has uvicorn shut it down (the writer commits what it has).
+(app.core.balancing.drain_then): it stops accepting, answers with `Connection: close` the request
+each connection is on or sends within a second, and closes a connection that sends none; then
+SIGTERM to itself has uvicorn shut it down (the writer commits what it has).
 
 One worker recycles at a time: the one that does holds a lock file until its process ends, and
 the next one waits `spacing` seconds after that (its replacement's start-up), so the others keep
